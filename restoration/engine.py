@@ -1,0 +1,514 @@
+"""The ONE shared diffusion engine: Stable Diffusion 1.5 inpainting, loaded once per process.
+
+Only this module touches diffusers. The model is loaded on first use behind a lock and reused
+by every stage, tab and request. Derived pipelines (the LCM fast mode) are built with
+``from_pipe`` so they share the same parameters. ``diffusers`` and ``torch`` are imported lazily:
+importing this module is cheap, and nothing is downloaded here (``weights.resolve`` is local).
+
+Every call takes and returns the project's data contract: images (H, W, 3) float32 RGB in
+[0, 1], masks (H, W) float in [0, 1] with 1 = repaint. ``H`` and ``W`` may be any size: the
+engine pads to a multiple of 8 by reflection and crops back. Callers composite the result into
+the original (see :mod:`restoration.regions`), so pixels outside the mask stay the input's own.
+
+References:
+    Rombach et al., "High-Resolution Image Synthesis with Latent Diffusion Models", CVPR 2022.
+    Meng et al., "SDEdit: Guided Image Synthesis and Editing with Stochastic Differential
+    Equations", ICLR 2022 (global refinement: all-white mask, ``strength`` < 1).
+    Lugmayr et al., "RePaint: Inpainting using Denoising Diffusion Probabilistic Models",
+    CVPR 2022 (resampling, here in latent space).
+    Couairon et al., "DiffEdit: Diffusion-based semantic image editing with mask guidance",
+    ICLR 2023 (noise-prediction differences between two prompts locate regions).
+    Luo et al., "LCM-LoRA: A Universal Stable-Diffusion Acceleration Module", 2023.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import weights
+from .errors import InputError, WeightsUnavailableError
+
+__all__ = [
+    "MODEL_NAME",
+    "LCM_LORA_NAME",
+    "RESTORE_PROMPT",
+    "DAMAGE_PROMPT",
+    "NEGATIVE_PROMPT",
+    "DiffusionEngine",
+    "InpaintSettings",
+    "get_engine",
+    "reset_engine",
+    "diffusion_available",
+    "accelerator_available",
+    "on_gpu",
+]
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "sd15-inpainting"
+LCM_LORA_NAME = "lcm-lora-sdv15"
+RESTORE_PROMPT = "a clean, sharp, intact old photograph, fine film grain, natural detail"
+DAMAGE_PROMPT = "a damaged old film photograph with scratches, cracks, dust and specks"
+NEGATIVE_PROMPT = "scratches, cracks, dust, specks, stains, torn, damaged, blurry, text, watermark, frame"
+
+StepCallback = Callable[[int, int], None]
+"""Called as ``callback(step_done, steps_total)`` after every denoising step."""
+
+
+@dataclass(frozen=True)
+class InpaintSettings:
+    """Sampler settings for one :meth:`DiffusionEngine.inpaint` call.
+
+    Attributes:
+        steps: denoising steps, >= 1 (default sampler: 25; LCM fast mode: 4-8).
+        strength: in (0, 1]; 1 repaints from pure noise, < 1 keeps the input's structure (SDEdit).
+        guidance_scale: classifier-free guidance, >= 1 (LCM: 1-2).
+        seed: random seed; the same seed and input give the same output.
+        fast: use the LCM-LoRA fast mode (needs the ``lcm-lora-sdv15`` weights).
+        resample: RePaint resampling: each step is repeated this many times (1 = off).
+        prompt / negative_prompt: text conditioning.
+    """
+
+    steps: int = 25
+    strength: float = 1.0
+    guidance_scale: float = 7.5
+    seed: int = 0
+    fast: bool = False
+    resample: int = 1
+    prompt: str = RESTORE_PROMPT
+    negative_prompt: str = NEGATIVE_PROMPT
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise InputError(f"steps must be at least 1, got {self.steps}")
+        if not 0.0 < self.strength <= 1.0:
+            raise InputError(f"strength must be in (0, 1], got {self.strength}")
+        if self.guidance_scale < 1.0:
+            raise InputError(f"guidance_scale must be at least 1, got {self.guidance_scale}")
+        if self.resample < 1:
+            raise InputError(f"resample must be at least 1 (1 = off), got {self.resample}")
+        if self.fast and self.resample > 1:
+            raise InputError("RePaint resampling (resample > 1) needs the default sampler, not fast mode")
+
+
+def _identity_decorator(function):
+    return function
+
+
+@functools.cache
+def on_gpu(duration: int = 120):
+    """``spaces.GPU(duration=...)`` on a ZeroGPU Space, a no-op decorator elsewhere."""
+    try:
+        import spaces
+    except ImportError:
+        return _identity_decorator
+    return spaces.GPU(duration=duration)
+
+
+def accelerator_available() -> bool:
+    """True when CUDA or Apple MPS is usable (imports torch only if it is installed)."""
+    import torch
+
+    return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
+def diffusion_available() -> bool:
+    """True when the SD 1.5 inpainting weights are on this machine (local check, no network)."""
+    try:
+        weights.resolve(MODEL_NAME)
+    except WeightsUnavailableError:
+        return False
+    return True
+
+
+def _pick_device():
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.float16
+    if torch.backends.mps.is_available():
+        return torch.device("mps"), torch.float32
+    return torch.device("cpu"), torch.float32
+
+
+class DiffusionEngine:
+    """Holds the shared inpainting pipeline and the pipelines derived from it.
+
+    Args:
+        pipeline: a loaded ``StableDiffusionInpaintPipeline`` whose UNet takes 9 input channels.
+        lcm_lora_dir: folder holding ``pytorch_lora_weights.safetensors`` for fast mode, or None.
+    """
+
+    def __init__(self, pipeline, *, lcm_lora_dir: Path | None = None) -> None:
+        from diffusers import DPMSolverMultistepScheduler
+
+        in_channels = pipeline.unet.config.in_channels
+        if in_channels != 9:
+            raise InputError(f"the engine needs a 9-channel inpainting UNet, got {in_channels} input channels")
+        pipeline.scheduler = DPMSolverMultistepScheduler.from_config(pipeline.scheduler.config)
+        pipeline.set_progress_bar_config(disable=True)
+        self.pipeline = pipeline
+        self.device = pipeline.unet.device
+        self.dtype = pipeline.unet.dtype
+        self._lcm_lora_dir = lcm_lora_dir
+        self._fast_pipeline = None
+        self._call_lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path, *, variant: str | None = None, lcm_lora_dir: Path | None = None):
+        """Load the pipeline from a local folder (a hub snapshot or ``save_pretrained`` output).
+
+        Never touches the network (``local_files_only``). Raises WeightsUnavailableError when a
+        component is missing or loads empty (an offline hub tokenizer can come back empty).
+        """
+        import torch
+        from diffusers import StableDiffusionInpaintPipeline
+
+        device, dtype = _pick_device()
+        try:
+            pipeline = StableDiffusionInpaintPipeline.from_pretrained(
+                str(model_dir),
+                dtype=dtype,
+                variant=variant,
+                local_files_only=True,
+                safety_checker=None,
+                feature_extractor=None,
+                requires_safety_checker=False,
+                use_safetensors=True,
+            )
+        except Exception as error:  # loaders raise many types; never return half-loaded components
+            raise WeightsUnavailableError(f"could not load the diffusion model from {model_dir}: {error}") from error
+        _check_loaded(pipeline)
+        with torch.no_grad():
+            pipeline.to(device)
+        logger.info("diffusion engine loaded from %s on %s (%s)", model_dir, device, dtype)
+        return cls(pipeline, lcm_lora_dir=lcm_lora_dir)
+
+    # ------------------------------------------------------------------ derived pipelines
+
+    @property
+    def fast_pipeline(self):
+        """The LCM fast-mode pipeline: ``from_pipe`` of the main one (shared parameters)."""
+        if self._fast_pipeline is None:
+            from diffusers import LCMScheduler, StableDiffusionInpaintPipeline
+
+            if self._lcm_lora_dir is None:
+                raise WeightsUnavailableError(
+                    f"fast mode needs the LCM-LoRA weights: `python -m restoration weights download --model {LCM_LORA_NAME}`"
+                )
+            fast = StableDiffusionInpaintPipeline.from_pipe(
+                self.pipeline, scheduler=LCMScheduler.from_config(self.pipeline.scheduler.config)
+            )
+            fast.load_lora_weights(str(self._lcm_lora_dir), adapter_name="lcm")
+            fast.set_progress_bar_config(disable=True)
+            self._fast_pipeline = fast
+        return self._fast_pipeline
+
+    # ------------------------------------------------------------------ public calls
+
+    def inpaint(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        settings: InpaintSettings = InpaintSettings(),
+        *,
+        callback: StepCallback | None = None,
+    ) -> np.ndarray:
+        """Repaint the masked part of ``image``.
+
+        Args:
+            image: (H, W, 3) float32 RGB in [0, 1]; ideally near the model's working size (512).
+            mask: (H, W) float in [0, 1]; pixels > 0.5 are repainted. An all-ones mask with
+                ``strength`` < 1 refines the whole crop (SDEdit).
+            settings: sampler settings.
+            callback: progress, called after every step.
+
+        Returns:
+            (H, W, 3) float32 in [0, 1]: the decoded crop. Unmasked pixels have gone through the
+            VAE, so callers composite them back (``regions.composite``).
+        """
+        _check_pair(image, mask)
+        padded_image, padded_mask, (height, width) = _pad_to_multiple(image, mask, 8)
+        with self._call_lock:
+            if settings.resample > 1:
+                result = self._repaint(padded_image, padded_mask, settings, callback)
+            else:
+                result = self._pipeline_call(padded_image, padded_mask, settings, callback)
+        return result[:height, :width]
+
+    def damage_prior(
+        self,
+        image: np.ndarray,
+        *,
+        noise_level: float = 0.5,
+        samples: int = 4,
+        seed: int = 0,
+        damage_prompt: str = DAMAGE_PROMPT,
+        clean_prompt: str = RESTORE_PROMPT,
+    ) -> np.ndarray:
+        """Where the model thinks the damage is (DiffEdit-style, with the 9-channel UNet).
+
+        The crop is encoded, noised to ``noise_level`` and denoised once with each prompt,
+        with an all-white mask so the UNet sees no known pixels (as for SDEdit); the absolute
+        difference of the two noise predictions, averaged over channels and ``samples`` noise
+        draws, marks regions the damage prompt explains better.
+
+        Args:
+            image: (H, W, 3) float32 RGB in [0, 1].
+            noise_level: in (0, 1): fraction of the diffusion schedule to noise to.
+            samples: noise draws to average, >= 1.
+            seed: random seed.
+
+        Returns:
+            (H, W) float32 in [0, 1], normalised so the 99th percentile is 1.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        if not 0.0 < noise_level < 1.0:
+            raise InputError(f"noise_level must be in (0, 1), got {noise_level}")
+        if samples < 1:
+            raise InputError(f"samples must be at least 1, got {samples}")
+        ones = np.ones(image.shape[:2], np.float32)
+        _check_pair(image, ones)
+        padded, _, (height, width) = _pad_to_multiple(image, ones, 8)
+        from diffusers import DDIMScheduler
+
+        pipe = self.pipeline
+        scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        with self._call_lock, torch.no_grad():
+            embeddings = self._text_embeddings([damage_prompt, clean_prompt])
+            latents = self._encode(padded)
+            unknown = torch.ones_like(latents[:, :1])
+            gray_latents = self._encode(np.full_like(padded, 0.5))
+            generator = torch.Generator("cpu").manual_seed(seed)
+            timestep = torch.tensor([int(noise_level * scheduler.config.num_train_timesteps)], device=self.device)
+            difference = torch.zeros_like(latents[:, 0])
+            for _ in range(samples):
+                noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(self.device)
+                noisy = scheduler.add_noise(latents, noise, timestep)
+                unet_input = torch.cat([noisy, unknown, gray_latents], dim=1).repeat(2, 1, 1, 1)
+                prediction = pipe.unet(unet_input, timestep, encoder_hidden_states=embeddings).sample
+                difference += (prediction[0] - prediction[1]).abs().mean(dim=0)
+            prior = F.interpolate(difference[None].float(), size=padded.shape[:2], mode="bilinear")[0, 0]
+        prior = prior.cpu().numpy()[:height, :width]
+        scale = float(np.percentile(prior, 99)) or 1.0
+        return np.clip(prior / scale, 0.0, 1.0).astype(np.float32)
+
+    # ------------------------------------------------------------------ internals
+
+    def _pipeline_call(self, image, mask, settings: InpaintSettings, callback: StepCallback | None) -> np.ndarray:
+        import torch
+
+        pipe = self.fast_pipeline if settings.fast else self.pipeline
+        self._select_lora(settings.fast)
+        total = _steps_run(settings)
+
+        def on_step_end(_pipe, step, _timestep, kwargs):
+            if callback is not None:
+                callback(step + 1, total)
+            return kwargs
+
+        output = pipe(
+            prompt=settings.prompt,
+            negative_prompt=settings.negative_prompt,
+            image=torch.from_numpy(image).permute(2, 0, 1)[None],
+            mask_image=torch.from_numpy(mask)[None, None],
+            height=image.shape[0],
+            width=image.shape[1],
+            strength=settings.strength,
+            num_inference_steps=settings.steps,
+            guidance_scale=settings.guidance_scale,
+            generator=torch.Generator("cpu").manual_seed(settings.seed),
+            output_type="np",
+            callback_on_step_end=on_step_end,
+        )
+        return np.clip(output.images[0], 0.0, 1.0).astype(np.float32)
+
+    def _select_lora(self, fast: bool) -> None:
+        """The fast pipeline shares the UNet: its LoRA is active only for fast calls."""
+        if self._fast_pipeline is None:
+            return
+        if fast:
+            self._fast_pipeline.enable_lora()
+        else:
+            self._fast_pipeline.disable_lora()
+
+    def _repaint(self, image, mask, settings: InpaintSettings, callback: StepCallback | None) -> np.ndarray:
+        """RePaint resampling in latent space with DDIM and the 9-channel UNet.
+
+        At every step the known region's latents are replaced by the input's latents noised to
+        the same level; each step is then re-noised and repeated ``settings.resample`` times so
+        the repainted region harmonises with its surroundings.
+        """
+        import torch
+        import torch.nn.functional as F
+        from diffusers import DDIMScheduler
+
+        self._select_lora(False)
+        pipe = self.pipeline
+        scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        scheduler.set_timesteps(settings.steps, device=self.device)
+        timesteps = _strength_timesteps(scheduler.timesteps, settings.strength)
+        generator = torch.Generator("cpu").manual_seed(settings.seed)
+
+        def randn(shape):
+            return torch.randn(shape, generator=generator, dtype=self.dtype).to(self.device)
+
+        with torch.no_grad():
+            embeddings = self._text_embeddings([settings.negative_prompt, settings.prompt])
+            known = self._encode(image)
+            keep = (mask[..., None] <= 0.5).astype(np.float32)
+            masked_latents = self._encode(image * keep + 0.5 * (1.0 - keep))
+            latent_mask = F.interpolate(
+                torch.from_numpy((mask > 0.5).astype(np.float32))[None, None], size=known.shape[-2:]
+            ).to(self.device, self.dtype)
+            if settings.strength < 1.0:
+                latents = scheduler.add_noise(known, randn(known.shape), timesteps[:1])
+            else:
+                latents = randn(known.shape) * scheduler.init_noise_sigma
+            total = (len(timesteps) - 1) * settings.resample + 1
+            done = 0
+            for index, timestep in enumerate(timesteps):
+                rounds = settings.resample if index < len(timesteps) - 1 else 1
+                for round_index in range(rounds):
+                    latents = self._repaint_step(
+                        scheduler, latents, timestep, known, latent_mask, masked_latents, embeddings, settings, randn
+                    )
+                    if round_index < rounds - 1:
+                        latents = _renoise(scheduler, latents, timestep, randn)
+                    done += 1
+                    if callback is not None:
+                        callback(done, total)
+            decoded = self._decode(latents)
+        return decoded
+
+    def _repaint_step(self, scheduler, latents, timestep, known, latent_mask, masked_latents, embeddings, settings, randn):
+        import torch
+
+        unet_input = torch.cat([latents, latent_mask, masked_latents], dim=1)
+        prediction = self.pipeline.unet(
+            unet_input.repeat(2, 1, 1, 1), timestep, encoder_hidden_states=embeddings
+        ).sample
+        unconditional, conditional = prediction.chunk(2)
+        noise = unconditional + settings.guidance_scale * (conditional - unconditional)
+        previous = scheduler.step(noise, timestep, latents).prev_sample
+        previous_timestep = timestep - scheduler.config.num_train_timesteps // scheduler.num_inference_steps
+        if previous_timestep >= 0:
+            known_previous = scheduler.add_noise(known, randn(known.shape), previous_timestep.reshape(1))
+        else:
+            known_previous = known
+        return latent_mask * previous + (1.0 - latent_mask) * known_previous
+
+    def _text_embeddings(self, prompts: list[str]):
+        """(len(prompts), 77, D) text embeddings, computed with the pipeline's own encoder."""
+        embeddings, _ = self.pipeline.encode_prompt(prompts, self.device, 1, False)
+        return embeddings
+
+    def _encode(self, image: np.ndarray):
+        """(H, W, 3) in [0, 1] -> (1, 4, H/8, W/8) scaled latents (distribution mean: deterministic)."""
+        import torch
+
+        pixels = torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device, self.dtype) * 2.0 - 1.0
+        vae = self.pipeline.vae
+        return vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
+
+    def _decode(self, latents) -> np.ndarray:
+        vae = self.pipeline.vae
+        pixels = vae.decode(latents / vae.config.scaling_factor).sample
+        return ((pixels[0].permute(1, 2, 0).float().cpu().numpy() + 1.0) / 2.0).clip(0.0, 1.0).astype(np.float32)
+
+
+def _renoise(scheduler, latents, timestep, randn):
+    """Take latents at the previous timestep back up to ``timestep`` (one RePaint jump)."""
+    step = scheduler.config.num_train_timesteps // scheduler.num_inference_steps
+    alphas = scheduler.alphas_cumprod.to(latents.device)
+    alpha_now = alphas[timestep]
+    previous = int(timestep) - step
+    alpha_previous = alphas[previous] if previous >= 0 else scheduler.final_alpha_cumprod.to(latents.device)
+    ratio = (alpha_now / alpha_previous).to(latents.dtype)
+    return ratio.sqrt() * latents + (1.0 - ratio).sqrt() * randn(latents.shape)
+
+
+def _strength_timesteps(timesteps, strength: float):
+    """The tail of the schedule that ``strength`` keeps (as diffusers' img2img does)."""
+    keep = max(1, min(len(timesteps), int(round(len(timesteps) * strength))))
+    return timesteps[len(timesteps) - keep :]
+
+
+def _steps_run(settings: InpaintSettings) -> int:
+    return max(1, min(settings.steps, int(settings.steps * settings.strength)))
+
+
+def _check_pair(image: np.ndarray, mask: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"image must have shape (H, W, 3), got {image.shape}")
+    if mask.shape != image.shape[:2]:
+        raise InputError(f"mask must have shape {image.shape[:2]} to match the image, got {mask.shape}")
+    if min(image.shape[:2]) < 8:
+        raise InputError(f"the crop must be at least 8x8 pixels, got {image.shape[1]}x{image.shape[0]}")
+
+
+def _pad_to_multiple(image: np.ndarray, mask: np.ndarray, multiple: int):
+    """Reflect-pad both to a multiple of ``multiple``; returns them and the original (H, W)."""
+    height, width = mask.shape
+    pad_h, pad_w = -height % multiple, -width % multiple
+    image = np.pad(image.astype(np.float32), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    mask = np.pad(mask.astype(np.float32), ((0, pad_h), (0, pad_w)), mode="reflect")
+    return np.ascontiguousarray(image), np.ascontiguousarray(mask), (height, width)
+
+
+def _check_loaded(pipeline) -> None:
+    """Refuse half-loaded components (an offline hub tokenizer can load with an empty vocabulary)."""
+    for name in ("unet", "vae", "text_encoder", "tokenizer"):
+        if getattr(pipeline, name, None) is None:
+            raise WeightsUnavailableError(f"the diffusion model's {name} is missing; run `python -m restoration weights verify`")
+    if not _tokenizer_works(pipeline.tokenizer):
+        raise WeightsUnavailableError(
+            "the diffusion model's tokenizer loaded empty; run `python -m restoration weights verify`"
+        )
+
+
+def _tokenizer_works(tokenizer) -> bool:
+    try:
+        return len(tokenizer) > 2 and len(tokenizer("photo").input_ids) > 0
+    except Exception:  # an empty vocabulary fails on first use with a bare Exception
+        return False
+
+
+_engine: DiffusionEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> DiffusionEngine:
+    """The process-wide engine, loaded on first call (thread-safe); later calls reuse it.
+
+    Raises WeightsUnavailableError (fast, no network) when the weights are not on this machine.
+    """
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            manifest = weights.load_manifest()
+            model_dir = weights.resolve(MODEL_NAME, manifest=manifest)
+            try:
+                lcm_dir = weights.resolve(LCM_LORA_NAME, manifest=manifest)
+            except WeightsUnavailableError:
+                lcm_dir = None
+            _engine = DiffusionEngine.from_pretrained(
+                model_dir, variant=manifest[MODEL_NAME].variant, lcm_lora_dir=lcm_dir
+            )
+        return _engine
+
+
+def reset_engine() -> None:
+    """Forget the loaded engine (tests; frees memory)."""
+    global _engine
+    with _engine_lock:
+        _engine = None

@@ -1,0 +1,271 @@
+"""Weights: ``weights_manifest.yaml`` -> local files. The only module that talks to a hub.
+
+Every file the app can load is listed in the manifest with its source (a Hugging Face hub
+repository pinned to a commit, or a URL), sha256, size, licence and the stages that use it.
+Resolving is purely local and fails fast: nothing here touches the network unless
+:func:`download` is called (``python -m restoration weights download``).
+
+Hub files live in the standard hub cache (``HF_HUB_CACHE``, or ``RESTORATION_CACHE_DIR`` when
+set), so a Space or a machine that already has the model shares it. URL files live in
+``<cache>/restoration/<model name>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import InputError, WeightsUnavailableError
+
+__all__ = [
+    "WeightFile",
+    "ModelEntry",
+    "FileState",
+    "manifest_path",
+    "load_manifest",
+    "cache_dir",
+    "resolve",
+    "file_states",
+    "download",
+    "verify",
+]
+
+logger = logging.getLogger(__name__)
+
+_DOWNLOAD_HINT = "python -m restoration weights download"
+_HASH_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One file of a model: its path inside the repository (or its file name for a URL)."""
+
+    path: str
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One manifest entry. ``source_type`` is ``"hub"`` (``repo`` + ``revision``) or ``"url"``."""
+
+    name: str
+    description: str
+    source_type: str
+    repo: str | None
+    revision: str | None
+    url: str | None
+    variant: str | None
+    licence: str | None
+    used_by: tuple[str, ...]
+    files: tuple[WeightFile, ...]
+
+    @property
+    def pinned(self) -> bool:
+        """True when the source revision and every file's sha256 are known."""
+        revision_known = self.source_type != "hub" or _is_commit(self.revision)
+        return revision_known and all(f.sha256 for f in self.files)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What is on disk for one manifest file.
+
+    ``state`` is one of ``"present"``, ``"missing"`` (status) or ``"ok"``, ``"mismatch"``,
+    ``"missing"``, ``"unpinned"`` (verify: present but no published sha256 to check against).
+    """
+
+    model: str
+    path: str
+    state: str
+    local_path: Path | None
+    detail: str = ""
+
+
+def manifest_path() -> Path:
+    """The manifest in use: ``$RESTORATION_WEIGHTS_MANIFEST`` or the one beside the package."""
+    override = os.environ.get("RESTORATION_WEIGHTS_MANIFEST")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "weights_manifest.yaml"
+
+
+def load_manifest(path: str | os.PathLike | None = None) -> dict[str, ModelEntry]:
+    """Parse the manifest into ``{name: ModelEntry}``; InputError when it is malformed."""
+    path = Path(path) if path else manifest_path()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return {name: _parse_entry(name, raw) for name, raw in document["models"].items()}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+        raise InputError(f"cannot read the weights manifest {path}: {error}") from error
+
+
+def _parse_entry(name: str, raw: dict) -> ModelEntry:
+    source = raw["source"]
+    return ModelEntry(
+        name=name,
+        description=raw.get("description", ""),
+        source_type=source["type"],
+        repo=source.get("repo"),
+        revision=source.get("revision"),
+        url=source.get("url"),
+        variant=raw.get("variant"),
+        licence=raw.get("licence"),
+        used_by=tuple(raw.get("used_by") or ()),
+        files=tuple(WeightFile(f["path"], f.get("sha256"), f.get("size")) for f in raw["files"]),
+    )
+
+
+def _is_commit(revision: str | None) -> bool:
+    return bool(revision) and len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+
+
+def cache_dir() -> Path | None:
+    """``$RESTORATION_CACHE_DIR`` when set (read at call time), else None: the hub's default cache."""
+    override = os.environ.get("RESTORATION_CACHE_DIR")
+    return Path(override) if override else None
+
+
+def _url_folder(entry: ModelEntry) -> Path:
+    from huggingface_hub import constants
+
+    root = cache_dir() or Path(constants.HF_HUB_CACHE)
+    return root / "restoration" / entry.name
+
+
+def _local_file(entry: ModelEntry, weight_file: WeightFile) -> Path | None:
+    """The cached copy of one file, found without any network access, or None."""
+    if entry.source_type == "url":
+        candidate = _url_folder(entry) / weight_file.path
+        return candidate if candidate.is_file() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(
+        entry.repo, weight_file.path, cache_dir=cache_dir(), revision=entry.revision or "main"
+    )
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
+def resolve(name: str, *, manifest: dict[str, ModelEntry] | None = None) -> Path:
+    """The local folder holding every file of model ``name`` (a hub snapshot folder).
+
+    Purely local and fast (no network). Raises WeightsUnavailableError naming the first
+    missing file and the command that fetches it.
+    """
+    manifest = manifest or load_manifest()
+    if name not in manifest:
+        raise InputError(f"no model named {name!r} in the weights manifest; known: {', '.join(manifest)}")
+    entry = manifest[name]
+    folders = set()
+    for weight_file in entry.files:
+        local = _local_file(entry, weight_file)
+        if local is None:
+            raise WeightsUnavailableError(
+                f"the {name} weights are not on this machine (missing {weight_file.path}); "
+                f"fetch them with `{_DOWNLOAD_HINT} --model {name}`"
+            )
+        folders.add(_root_of(local, weight_file.path))
+    return folders.pop()
+
+
+def _root_of(local: Path, relative: str) -> Path:
+    """The folder that ``relative`` was resolved against (the snapshot folder)."""
+    return Path(str(local)[: -len(relative)].rstrip("/\\")) if str(local).endswith(relative) else local.parent
+
+
+def file_states(*, manifest: dict[str, ModelEntry] | None = None, check_hashes: bool = False) -> list[FileState]:
+    """Status (``check_hashes=False``) or verification (``True``) of every manifest file."""
+    manifest = manifest or load_manifest()
+    states = []
+    for entry in manifest.values():
+        for weight_file in entry.files:
+            local = _local_file(entry, weight_file)
+            states.append(_state_of(entry, weight_file, local, check_hashes))
+    return states
+
+
+def _state_of(entry: ModelEntry, weight_file: WeightFile, local: Path | None, check_hashes: bool) -> FileState:
+    if local is None:
+        return FileState(entry.name, weight_file.path, "missing", None, f"fetch with `{_DOWNLOAD_HINT} --model {entry.name}`")
+    if not check_hashes:
+        return FileState(entry.name, weight_file.path, "present", local)
+    if not weight_file.sha256:
+        return FileState(entry.name, weight_file.path, "unpinned", local, "no published sha256 in the manifest")
+    actual = sha256_of(local)
+    if actual != weight_file.sha256:
+        return FileState(entry.name, weight_file.path, "mismatch", local, f"sha256 {actual} != {weight_file.sha256}")
+    return FileState(entry.name, weight_file.path, "ok", local)
+
+
+def verify(*, manifest: dict[str, ModelEntry] | None = None) -> list[FileState]:
+    """Check present files against their sha256; unpinned entries are reported as such."""
+    states = file_states(manifest=manifest, check_hashes=True)
+    manifest = manifest or load_manifest()
+    for entry in manifest.values():
+        if entry.source_type == "hub" and not _is_commit(entry.revision):
+            states.append(FileState(entry.name, "(revision)", "unpinned", None, "no full commit hash in the manifest"))
+    return states
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(names: list[str] | None = None, *, manifest: dict[str, ModelEntry] | None = None) -> list[FileState]:
+    """Fetch the listed models (all when ``names`` is None) and verify what was fetched.
+
+    Hub files come from the pinned revision; URL files are checked against their sha256
+    before they are moved into place. Raises WeightsUnavailableError when the source cannot
+    be reached (the message names the model and the reason).
+    """
+    manifest = manifest or load_manifest()
+    unknown = [name for name in names or () if name not in manifest]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(manifest)}")
+    chosen = [manifest[name] for name in names] if names else list(manifest.values())
+    for entry in chosen:
+        try:
+            _download_entry(entry)
+        except WeightsUnavailableError:
+            raise
+        except Exception as error:  # network and hub errors come in many types
+            raise WeightsUnavailableError(f"could not download {entry.name}: {error}") from error
+    return verify(manifest={entry.name: entry for entry in chosen})
+
+
+def _download_entry(entry: ModelEntry) -> None:
+    logger.info("downloading %s", entry.name)
+    if entry.source_type == "hub":
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(
+            entry.repo,
+            revision=entry.revision or "main",
+            cache_dir=cache_dir(),
+            allow_patterns=[f.path for f in entry.files],
+        )
+        return
+    for weight_file in entry.files:
+        target = _url_folder(entry) / weight_file.path
+        if target.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
+            with urllib.request.urlopen(entry.url, timeout=30) as response:
+                shutil.copyfileobj(response, partial)
+        actual = sha256_of(Path(partial.name))
+        if weight_file.sha256 and actual != weight_file.sha256:
+            os.unlink(partial.name)
+            raise WeightsUnavailableError(f"{entry.url} has sha256 {actual}, expected {weight_file.sha256}")
+        os.replace(partial.name, target)
