@@ -258,14 +258,20 @@ def _download_entry(entry: ModelEntry) -> None:
         return
     for weight_file in entry.files:
         target = _url_folder(entry) / weight_file.path
-        if target.is_file():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
-            with urllib.request.urlopen(entry.url, timeout=30) as response:
-                shutil.copyfileobj(response, partial)
-        actual = sha256_of(Path(partial.name))
+        if not target.is_file():
+            _fetch_url(entry.url, weight_file, target)
+
+
+def _fetch_url(url: str, weight_file: WeightFile, target: Path) -> None:
+    """Download ``url`` next to ``target``, check its sha256, then move it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkstemp(dir=target.parent, prefix=".partial-")[1])
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as handle:
+            shutil.copyfileobj(response, handle)
+        actual = sha256_of(partial)
         if weight_file.sha256 and actual != weight_file.sha256:
-            os.unlink(partial.name)
-            raise WeightsUnavailableError(f"{entry.url} has sha256 {actual}, expected {weight_file.sha256}")
-        os.replace(partial.name, target)
+            raise WeightsUnavailableError(f"{url} has sha256 {actual}, expected {weight_file.sha256}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

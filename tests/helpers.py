@@ -1,0 +1,33 @@
+"""Small synthetic photos with known damage, shared by the pipeline, CLI and app tests."""
+
+import numpy as np
+from PIL import Image
+
+
+def smooth_photo(height: int = 96, width: int = 128, *, gray: bool = False) -> np.ndarray:
+    """A smooth colour (or gray) gradient photo, (H, W, 3) float32 in [0, 1]."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    red = 0.25 + 0.5 * x / width
+    green = 0.3 + 0.4 * y / height
+    blue = 0.5 + 0.2 * np.sin(x / 17.0) * np.cos(y / 23.0)
+    photo = np.stack([red, green, blue], axis=2)
+    if gray:
+        photo = np.repeat(photo.mean(axis=2, keepdims=True), 3, axis=2)
+    return np.clip(photo, 0.0, 1.0).astype(np.float32)
+
+
+def scratched(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``photo`` with a bright diagonal 2-px scratch; returns (damaged, (H, W) bool scratch mask)."""
+    height, width = photo.shape[:2]
+    mask = np.zeros((height, width), bool)
+    for x in range(width // 8, width - width // 8):
+        y = int(height * 0.2 + 0.5 * x * height / width)
+        mask[y : y + 2, x] = True
+    damaged = photo.copy()
+    damaged[mask] = 0.97
+    return damaged, mask
+
+
+def save_uint8(photo: np.ndarray, path) -> None:
+    """Write (H, W, 3) float32 [0, 1] as an 8-bit file (format from the suffix)."""
+    Image.fromarray(np.rint(photo * 255).astype(np.uint8)).save(path)
