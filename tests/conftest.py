@@ -37,3 +37,22 @@ def tiny_weights(tiny_cache, monkeypatch):
     """Point the resolver at the tiny model's cache."""
     monkeypatch.setenv("RESTORATION_CACHE_DIR", str(tiny_cache))
     return tiny_cache
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app served on 127.0.0.1 on a free port, in this process; yields its URL."""
+    import app
+
+    demo = app.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
+    yield url
+    demo.close()
