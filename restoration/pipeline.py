@@ -20,6 +20,7 @@ from .errors import InputError
 from .options import RestoreOptions
 from .stages import scratch
 from .stages.context import ProgressCallback, StageContext
+from .validation import check_rgb
 
 __all__ = [
     "TASKS",
@@ -148,7 +149,7 @@ def restore(
         InputError: bad image, task or option. WeightsUnavailableError: ``engine="diffusion"``
         without weights.
     """
-    _check_image(image)
+    image = check_rgb(image)
     names = parse_tasks(tasks)
     if options.mask is not None and options.mask.shape != image.shape[:2]:
         raise InputError(
@@ -176,16 +177,7 @@ def restore(
 
 def detect_scratches(image: np.ndarray, *, sensitivity: float = 0.5) -> np.ndarray:
     """Scratch mask of ``image`` (H, W, 3) float32 in [0, 1] -> (H, W) float32 in {0, 1}."""
-    _check_image(image)
     return scratch.detect(image, sensitivity=sensitivity)
-
-
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", type(image).__name__)
-        raise InputError(f"the image must be an (H, W, 3) RGB array, got {shape}; load files with imageio.load_photo")
-    if image.dtype != np.float32 or not (0.0 <= float(image.min()) and float(image.max()) <= 1.0):
-        raise InputError(f"the image must be float32 in [0, 1], got {image.dtype} in [{image.min()}, {image.max()}]")
 
 
 def _is_gray(image: np.ndarray) -> bool:

@@ -40,6 +40,7 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 from ..errors import InputError
+from ..validation import check_mask, check_rgb
 
 __all__ = ["inpaint_classical"]
 
@@ -93,8 +94,8 @@ def inpaint_classical(
         InputError: wrong shapes, non-float image, values outside [0, 1] or not finite, or a mask
             that covers the whole image (nothing to inpaint from).
     """
-    image = _check_image(image)
-    damaged = _check_mask(mask, image.shape[:2])
+    image = check_rgb(image)
+    damaged = check_mask(mask, image.shape[:2])
     for name, value, low in (
         ("patch_radius", patch_radius, 1),
         ("search_radius", search_radius, 1),
@@ -144,47 +145,6 @@ def inpaint_classical(
 # ----------------------------------------------------------------------------------------------
 # Input checks
 # ----------------------------------------------------------------------------------------------
-
-
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(
-            f"image must have shape (H, W, 3) (RGB), got {image.shape}; "
-            "convert gray or RGBA photos to RGB first"
-        )
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError(f"image must not be empty, got shape {image.shape}")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise InputError(
-            f"image must be float32 with values in [0, 1], got dtype {image.dtype}; "
-            "divide 8-bit pixels by 255"
-        )
-    image = image.astype(np.float32, copy=False)
-    low, high = float(image.min()), float(image.max())
-    if not (low >= 0.0 and high <= 1.0):  # also catches NaN
-        raise InputError(f"image values must be in [0, 1], got the range [{low}, {high}]; clip or rescale")
-    return image
-
-
-def _check_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.asarray(mask)
-    if mask.shape != tuple(shape):
-        raise InputError(
-            f"mask must have shape (H, W) = {tuple(shape)} like the image, got {mask.shape}; "
-            "pass one channel of the mask at the image's size"
-        )
-    if mask.dtype == bool:
-        return mask.copy()
-    if not (np.issubdtype(mask.dtype, np.floating) or np.issubdtype(mask.dtype, np.integer)):
-        raise InputError(f"mask must be bool or numbers in [0, 1], got dtype {mask.dtype}")
-    low, high = float(mask.min()), float(mask.max())
-    if not (low >= 0.0 and high <= 1.0):
-        raise InputError(
-            f"mask values must be in [0, 1] (> 0.5 = repaint), got the range [{low}, {high}]; "
-            "divide an 8-bit mask by 255"
-        )
-    return mask > 0.5
 
 
 # ----------------------------------------------------------------------------------------------

@@ -55,13 +55,13 @@ degradation model used for fitting and evaluation).
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from restoration.errors import InputError
+from restoration.validation import check_rgb
 
 __all__ = ["detect_scratches"]
 
@@ -343,20 +343,7 @@ def _extent(keep: np.ndarray, contrast: np.ndarray, noise: float, grow: int = 1)
 def _validate(image: np.ndarray, sensitivity: float) -> np.ndarray:
     if not isinstance(sensitivity, (int, float, np.integer, np.floating)) or not 0.0 <= float(sensitivity) <= 1.0:
         raise InputError(f"sensitivity must be a number in [0, 1], got {sensitivity!r}; 0.5 is the default")
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(
-            f"expected an RGB image of shape (H, W, 3), got shape {image.shape}; "
-            "convert gray (repeat it over three channels) or RGBA photos to RGB first"
-        )
-    if image.shape[0] < 3 or image.shape[1] < 3:
-        raise InputError(f"the image is too small to look for scratches: {image.shape[1]}x{image.shape[0]} px")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise InputError(f"expected float values in [0, 1], got dtype {image.dtype}; divide 8-bit images by 255")
-    lo, hi = float(np.min(image)), float(np.max(image))
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < -1e-3 or hi > 1.0 + 1e-3:
-        raise InputError(f"expected values in [0, 1], got range [{lo:.4g}, {hi:.4g}]; scale the image to [0, 1]")
-    return np.clip(image, 0.0, 1.0).astype(np.float32, copy=False)
+    return check_rgb(image, min_side=3)
 
 
 def detect_scratches(image: np.ndarray, *, sensitivity: float = 0.5) -> np.ndarray:
