@@ -2,8 +2,8 @@
 
     python -m restoration restore INPUT [INPUT ...] --output DIR
         [--tasks scratch] [--reference REF] [--mask MASK] [--engine auto|classical|diffusion]
-        [--seed N] [--steps N] [--sensitivity S] [--fast] [--save-mask] [--report REPORT.json]
-        [--overwrite]
+        [--seed N] [--steps N] [--sensitivity S] [--fast] [--resample N] [--damage-prior]
+        [--save-mask] [--report REPORT.json] [--overwrite]
     python -m restoration detect-scratches INPUT --output MASK.png [--sensitivity S]
     python -m restoration weights status|download|verify [--model NAME]
 
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore_parser.add_argument("--steps", type=int, help="denoising steps (default 25; fast mode 4)")
     restore_parser.add_argument("--sensitivity", type=float, default=0.5, help="scratch detection, 0-1")
     restore_parser.add_argument("--fast", action="store_true", help="LCM-LoRA fast mode (diffusion engine)")
+    restore_parser.add_argument("--resample", type=int, default=1,
+                                help="RePaint resampling rounds per step (diffusion engine; 1 = off)")
+    restore_parser.add_argument("--damage-prior", action="store_true",
+                                help="sharpen scratch detection with the diffusion model's damage prior")
     restore_parser.add_argument("--save-mask", action="store_true", help="also write <stem>.mask.png")
     restore_parser.add_argument("--report", type=Path, help="write a JSON report here")
     restore_parser.add_argument("--overwrite", action="store_true", help="redo inputs whose output exists")
@@ -98,7 +102,8 @@ def _restore_command(arguments: argparse.Namespace) -> int:
     _check_unique_stems(inputs)
     base_options = RestoreOptions(
         engine=arguments.engine, seed=arguments.seed, steps=arguments.steps, sensitivity=arguments.sensitivity,
-        mask_mode=arguments.mask_mode, fast=arguments.fast,
+        mask_mode=arguments.mask_mode, fast=arguments.fast, resample=arguments.resample,
+        damage_prior=arguments.damage_prior,
     )
     arguments.output.mkdir(parents=True, exist_ok=True)
     entries = []

@@ -108,3 +108,14 @@ def test_module_entry_point_prints_one_error_line(tmp_path):
     assert completed.returncode == EXIT_BAD_INPUT
     assert completed.stderr.strip().startswith("error: ") and len(completed.stderr.strip().splitlines()) == 1
     assert "empty" in completed.stderr
+
+
+def test_diffusion_engine_from_the_command_line(folder, tmp_path, tiny_weights):
+    report = tmp_path / "report.json"
+    args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "diffusion",
+            "--steps", "2", "--seed", "5", "--report", str(report)]
+    assert main(args) == EXIT_OK
+    entry = json.loads(report.read_text())["inputs"][0]
+    assert entry["engine"] == "diffusion" and entry["stages"][0]["findings"]["windows"] == 1
+    with Image.open(tmp_path / "out" / "first.png") as restored:
+        assert restored.size == (100, 80)

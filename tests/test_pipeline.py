@@ -133,3 +133,12 @@ def test_auto_with_weights_but_no_gpu_stays_classical(tiny_weights, monkeypatch)
     status = engine_status()
     assert status.diffusion_available and status.default_engine == "classical"
     assert "no GPU" in status.message
+
+
+def test_damage_prior_and_repaint_resampling_through_restore(tiny_weights):
+    damaged, truth = scratched(smooth_photo(64, 80))
+    strict = detect_scratches(damaged)
+    options = RestoreOptions(engine="diffusion", steps=2, resample=2, damage_prior=True)
+    result = restore(damaged, "scratch", options)
+    assert result.engine == "diffusion" and result.image.shape == damaged.shape
+    assert (result.masks["scratch"][strict > 0.5] == 1.0).all()  # the prior only adds candidates
