@@ -195,6 +195,9 @@ def _state_of(entry: ModelEntry, weight_file: WeightFile, local: Path | None, ch
         return FileState(entry.name, weight_file.path, "missing", None, f"fetch with `{_DOWNLOAD_HINT} --model {entry.name}`")
     if not check_hashes:
         return FileState(entry.name, weight_file.path, "present", local)
+    size = local.stat().st_size
+    if weight_file.size is not None and size != weight_file.size:
+        return FileState(entry.name, weight_file.path, "mismatch", local, f"{size} bytes, expected {weight_file.size}")
     if not weight_file.sha256:
         return FileState(entry.name, weight_file.path, "unpinned", local, "no published sha256 in the manifest")
     actual = sha256_of(local)
@@ -204,7 +207,8 @@ def _state_of(entry: ModelEntry, weight_file: WeightFile, local: Path | None, ch
 
 
 def verify(*, manifest: dict[str, ModelEntry] | None = None) -> list[FileState]:
-    """Check present files against their sha256; unpinned entries are reported as such."""
+    """Check present files against their size and sha256; files without a published sha256
+    (and hub entries without a full commit) are reported as ``unpinned``."""
     states = file_states(manifest=manifest, check_hashes=True)
     manifest = manifest or load_manifest()
     for entry in manifest.values():

@@ -1,5 +1,6 @@
 """weights_manifest.yaml and the resolver: real published values, local-only resolution."""
 
+import hashlib
 import re
 import time
 
@@ -9,6 +10,16 @@ from restoration import weights
 from restoration.errors import InputError, WeightsUnavailableError
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _url_manifest(folder, file_line: str) -> dict:
+    """A one-entry manifest of a URL model named ``tiny`` whose one file is ``file_line``."""
+    path = folder / "manifest.yaml"
+    path.write_text(
+        "version: 1\nmodels:\n  tiny:\n    source: {type: url, url: 'http://127.0.0.1:9/tiny.bin'}\n"
+        f"    licence: MIT\n    used_by: [test]\n    files:\n      - {file_line}\n"
+    )
+    return weights.load_manifest(path)
 
 
 def test_manifest_lists_every_model_the_app_loads():
@@ -41,24 +52,28 @@ def test_status_offline_is_fast_and_reports_missing():
     assert "weights download --model" in states[0].detail
 
 
-def test_verify_reports_unpinned_files(tiny_weights):
+def test_verify_reports_files_that_differ_from_the_published_ones(tiny_weights):
     states = {(s.model, s.path): s for s in weights.verify()}
+    # the tiny random model is present, but it is not the published one: sizes and hashes differ
     config = states[("sd15-inpainting", "model_index.json")]
-    assert config.state == "unpinned"
-    # the tiny random UNet is present but is not the published file
+    assert config.state == "mismatch" and "expected 548" in config.detail
     assert states[("sd15-inpainting", "unet/diffusion_pytorch_model.fp16.safetensors")].state == "mismatch"
+    assert states[("facexlib-retinaface", "detection_Resnet50_Final.pth")].state == "missing"
+
+
+def test_verify_reports_a_file_without_published_hash_as_unpinned(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTORATION_CACHE_DIR", str(tmp_path))
+    manifest = _url_manifest(tmp_path, "{path: tiny.json, sha256: null, size: 2}")
+    (tmp_path / "restoration" / "tiny").mkdir(parents=True)
+    (tmp_path / "restoration" / "tiny" / "tiny.json").write_text("{}")
+    assert [s.state for s in weights.verify(manifest=manifest)] == ["unpinned"]
 
 
 def test_verify_accepts_a_file_matching_its_hash(tmp_path, monkeypatch):
     monkeypatch.setenv("RESTORATION_CACHE_DIR", str(tmp_path))
     payload = b"restoration weights"
-    manifest_file = tmp_path / "manifest.yaml"
-    manifest_file.write_text(
-        "version: 1\nmodels:\n  tiny:\n    source: {type: url, url: 'http://127.0.0.1:9/tiny.bin'}\n"
-        f"    licence: MIT\n    used_by: [test]\n    files:\n      - {{path: tiny.safetensors, sha256: "
-        f"{__import__('hashlib').sha256(payload).hexdigest()}, size: {len(payload)}}}\n"
-    )
-    manifest = weights.load_manifest(manifest_file)
+    digest = hashlib.sha256(payload).hexdigest()
+    manifest = _url_manifest(tmp_path, f"{{path: tiny.safetensors, sha256: {digest}, size: {len(payload)}}}")
     folder = tmp_path / "restoration" / "tiny"
     folder.mkdir(parents=True)
     (folder / "tiny.safetensors").write_bytes(payload)
@@ -68,14 +83,10 @@ def test_verify_accepts_a_file_matching_its_hash(tmp_path, monkeypatch):
 
 def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("RESTORATION_CACHE_DIR", str(tmp_path))
-    manifest_file = tmp_path / "manifest.yaml"
-    manifest_file.write_text(
-        "version: 1\nmodels:\n  tiny:\n    source: {type: url, url: 'http://127.0.0.1:9/tiny.bin'}\n"
-        "    licence: MIT\n    used_by: [test]\n    files:\n      - {path: tiny.safetensors, sha256: null, size: null}\n"
-    )
+    manifest = _url_manifest(tmp_path, "{path: tiny.safetensors, sha256: null, size: null}")
     started = time.perf_counter()
     with pytest.raises(WeightsUnavailableError, match="could not download tiny"):
-        weights.download(manifest=weights.load_manifest(manifest_file))
+        weights.download(manifest=manifest)
     assert time.perf_counter() - started < 5.0
     assert not list((tmp_path / "restoration" / "tiny").glob("*"))
 
