@@ -20,7 +20,7 @@ from .errors import InputError
 from .options import RestoreOptions
 from .stages import scratch
 from .stages.context import ProgressCallback, StageContext
-from .validation import check_rgb
+from .validation import check_mask_size, check_rgb
 
 __all__ = [
     "TASKS",
@@ -151,11 +151,8 @@ def restore(
     """
     image = check_rgb(image)
     names = parse_tasks(tasks)
-    if options.mask is not None and options.mask.shape != image.shape[:2]:
-        raise InputError(
-            f"the mask is {options.mask.shape[1]}x{options.mask.shape[0]} but the photo is "
-            f"{image.shape[1]}x{image.shape[0]}; draw or export the mask at the photo's size"
-        )
+    if options.mask is not None:
+        check_mask_size(options.mask, image.shape)
     grayscale = _is_gray(image)
     engine_name, engine, notices = _select_engine(options.engine)
     result = RestorationResult(image=image.astype(np.float32, copy=True), engine=engine_name, notices=notices)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["check_rgb", "check_mask"]
+__all__ = ["check_rgb", "check_mask", "check_mask_size"]
 
 
 def check_rgb(image: np.ndarray, *, min_side: int = 1, what: str = "image") -> np.ndarray:
@@ -67,3 +67,12 @@ def check_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
             f"mask values must be in [0, 1] (> 0.5 = repaint), got the range [{low}, {high}]; divide an 8-bit mask by 255"
         )
     return mask > 0.5
+
+
+def check_mask_size(mask: np.ndarray, shape: tuple[int, ...]) -> None:
+    """Refuse a user mask whose (H, W) differs from the photo's ``shape[:2]``, naming both sizes."""
+    if mask.shape[:2] != tuple(shape[:2]):
+        raise InputError(
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {shape[1]}x{shape[0]}; "
+            "draw or export the mask at the photo's size"
+        )

@@ -20,7 +20,9 @@ import numpy as np
 from ..classical.inpaint import inpaint_classical
 from ..classical.scratch_detector import detect_scratches as detect_classical
 from ..errors import InputError
+from ..options import MASK_MODES
 from ..regions import repaint_in_windows, windows_covering
+from ..validation import check_mask_size
 from .context import StageContext, StageOutput
 
 __all__ = ["NAME", "detect", "combine_masks", "run"]
@@ -28,7 +30,6 @@ __all__ = ["NAME", "detect", "combine_masks", "run"]
 NAME = "scratch"
 _PRIOR_EXTRA_SENSITIVITY = 0.25
 _PRIOR_THRESHOLD = 0.5
-_MASK_MODES = ("add", "replace")
 
 
 def detect(image: np.ndarray, *, sensitivity: float = 0.5, prior: np.ndarray | None = None) -> np.ndarray:
@@ -73,15 +74,11 @@ def combine_masks(detected: np.ndarray, user: np.ndarray | None, mode: str) -> n
     Returns:
         (H, W) float32 in [0, 1].
     """
-    if mode not in _MASK_MODES:
-        raise InputError(f"mask mode must be one of {_MASK_MODES}, got {mode!r}")
+    if mode not in MASK_MODES:
+        raise InputError(f"mask mode must be one of {MASK_MODES}, got {mode!r}")
     if user is None:
         return detected.astype(np.float32)
-    if user.shape != detected.shape:
-        raise InputError(
-            f"the mask is {user.shape[1]}x{user.shape[0]} but the photo is {detected.shape[1]}x{detected.shape[0]}; "
-            "draw or export the mask at the photo's size"
-        )
+    check_mask_size(user, detected.shape)
     user = np.clip(user, 0.0, 1.0).astype(np.float32)
     return user if mode == "replace" else np.maximum(detected, user).astype(np.float32)
 
