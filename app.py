@@ -64,7 +64,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -74,6 +73,7 @@ from restoration import imageio
 from restoration.engine import on_gpu
 from restoration.errors import RestorationError
 from restoration.pipeline import RestoreOptions, detect_scratches, engine_status, restore
+from restoration.regions import coverage_percent
 
 __all__ = ["build_demo", "EXAMPLES_DIR"]
 
@@ -209,11 +209,6 @@ def _fresh_output_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="request-", dir=OUTPUT_ROOT))
 
 
-def _coverage_percent(mask: np.ndarray) -> float:
-    """Percentage of pixels marked as damaged (mask value >= 0.5)."""
-    return float(np.count_nonzero(np.asarray(mask) >= 0.5) * 100.0 / max(1, np.asarray(mask).size))
-
-
 def _editor_box(width: int, height: int) -> tuple[int, int, int, int]:
     """Where the photo sits on the editor's canvas: (left, top, width, height) in canvas pixels."""
     scale = EDITOR_SIDE / max(width, height)
@@ -344,33 +339,15 @@ def _stem(path: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80]
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def _summary(photo: imageio.Photo, result, seconds: float) -> dict:
+    summary = result.summary()
     scratch = result.masks.get("scratch")
-    return {
-        "engine": result.engine,
+    return summary | {
         "width": photo.width,
         "height": photo.height,
-        "mask_coverage_percent": round(_coverage_percent(scratch), 3) if scratch is not None else None,
+        "mask_coverage_percent": coverage_percent(scratch) if scratch is not None else None,
         "seconds": round(seconds, 2),
-        "stages": [
-            {"name": s.name, "seconds": round(float(s.seconds), 3), "findings": _json_safe(s.findings)}
-            for s in result.stages
-        ],
-        "notices": [str(n) for n in (*photo.metadata.notices, *result.notices)],
+        "notices": [*photo.metadata.notices, *summary["notices"]],
     }
 
 
@@ -411,7 +388,7 @@ def show_detected_mask(photo_path: str | None, sensitivity: float, progress=gr.P
     mask = np.clip(detect_scratches(photo.pixels, sensitivity=float(sensitivity)), 0.0, 1.0)
     editor, detection = _editor_value(photo, mask)
     text = (
-        f"Scratches found on **{_coverage_percent(mask):.2f} %** of the photo "
+        f"Scratches found on **{coverage_percent(mask):.2f} %** of the photo "
         f"({photo.width}×{photo.height} px, sensitivity {float(sensitivity):.2f})."
     )
     return editor, detection, text

@@ -19,13 +19,14 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 
 from . import imageio, weights
 from .errors import InputError, RestorationError, WeightsUnavailableError
 from .options import ENGINES
 from .pipeline import TASKS, RestoreOptions, detect_scratches, parse_tasks, restore
+from .regions import coverage_percent
 
 __all__ = ["main", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_BAD_INPUT", "EXIT_NO_WEIGHTS"]
 
@@ -140,7 +141,7 @@ def _restore_one(path: Path, tasks: tuple[str, ...], base_options: RestoreOption
     try:
         photo = imageio.load_photo(path)
         mask = imageio.load_mask(arguments.mask, size=photo.size) if arguments.mask else None
-        options = RestoreOptions(**(asdict(base_options) | {"mask": mask}))
+        options = replace(base_options, mask=mask)
         result = restore(photo.pixels, tasks, options)
         if arguments.save_mask and "scratch" in result.masks:
             imageio.save_mask(result.masks["scratch"], mask_output)
@@ -152,13 +153,9 @@ def _restore_one(path: Path, tasks: tuple[str, ...], base_options: RestoreOption
     except Exception as error:  # one bad file never stops the batch
         logger.exception("unexpected failure on %s", path)
         return entry | {"status": "error", "error": f"unexpected {type(error).__name__}: {error}", "bad_input": False}
-    return entry | {
-        "status": "done",
-        "size": list(photo.size),
-        "engine": result.engine,
-        "stages": [asdict(stage) for stage in result.stages],
-        "notices": list(photo.metadata.notices) + result.notices,
-    }
+    summary = result.summary()
+    summary["notices"] = list(photo.metadata.notices) + summary["notices"]
+    return entry | {"status": "done", "size": list(photo.size)} | summary
 
 
 def _write_report(path: Path, entries: list[dict]) -> None:
@@ -184,7 +181,7 @@ def _detect_command(arguments: argparse.Namespace) -> int:
         print(f"note: {notice}", file=sys.stderr)
     mask = detect_scratches(photo.pixels, sensitivity=arguments.sensitivity)
     imageio.save_mask(mask, arguments.output)
-    print(f"{arguments.output}: {100.0 * float((mask > 0.5).mean()):.2f} % of the photo marked as damaged")
+    print(f"{arguments.output}: {coverage_percent(mask):.2f} % of the photo marked as damaged")
     return EXIT_OK
 
 

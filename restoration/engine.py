@@ -34,6 +34,7 @@ import numpy as np
 
 from . import weights
 from .errors import InputError, WeightsUnavailableError
+from .validation import check_rgb
 
 __all__ = [
     "MODEL_NAME",
@@ -448,12 +449,9 @@ def _steps_run(settings: InpaintSettings) -> int:
 
 
 def _check_pair(image: np.ndarray, mask: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"image must have shape (H, W, 3), got {image.shape}")
+    check_rgb(image, min_side=8, what="the crop")
     if mask.shape != image.shape[:2]:
         raise InputError(f"mask must have shape {image.shape[:2]} to match the image, got {mask.shape}")
-    if min(image.shape[:2]) < 8:
-        raise InputError(f"the crop must be at least 8x8 pixels, got {image.shape[1]}x{image.shape[0]}")
 
 
 def _pad_to_multiple(image: np.ndarray, mask: np.ndarray, multiple: int):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -70,6 +70,10 @@ class RestorationResult:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     stages: list[StageReport] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-serialisable account of the run: ``engine``, ``stages`` (name, seconds, findings), ``notices``."""
+        return {"engine": self.engine, "stages": [asdict(stage) for stage in self.stages], "notices": list(self.notices)}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["Window", "feather_weights", "composite", "windows_covering", "repaint_in_windows"]
+__all__ = ["Window", "coverage_percent", "feather_weights", "composite", "windows_covering", "repaint_in_windows"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class Window:
     @property
     def slices(self) -> tuple[slice, slice]:
         return slice(self.top, self.bottom), slice(self.left, self.right)
+
+
+def coverage_percent(mask: np.ndarray) -> float:
+    """Share of the pixels marked for repair (value > 0.5) in ``mask`` (H, W), in percent, 3 decimals."""
+    mask = np.asarray(mask)
+    return round(100.0 * float(np.count_nonzero(mask > 0.5)) / max(1, mask.size), 3)
 
 
 def feather_weights(mask: np.ndarray, *, feather: int = 4) -> np.ndarray:

@@ -21,7 +21,7 @@ from ..classical.inpaint import inpaint_classical
 from ..classical.scratch_detector import detect_scratches as detect_classical
 from ..errors import InputError
 from ..options import MASK_MODES
-from ..regions import repaint_in_windows, windows_covering
+from ..regions import coverage_percent, repaint_in_windows, windows_covering
 from ..validation import check_mask_size
 from .context import StageContext, StageOutput
 
@@ -103,7 +103,7 @@ def run(image: np.ndarray, context: StageContext) -> StageOutput:
         mask = combine_masks(detect(image, sensitivity=options.sensitivity, prior=prior), options.mask, "add")
     damaged = mask > 0.5
     findings = {
-        "coverage_percent": round(100.0 * float(damaged.mean()), 3),
+        "coverage_percent": coverage_percent(mask),
         "regions": int(cv2.connectedComponents(damaged.astype(np.uint8), connectivity=8)[0] - 1),
     }
     if not damaged.any():
