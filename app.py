@@ -6,7 +6,8 @@ other code import :func:`build_demo`; importing this module builds and loads not
 
 Calling the app from Python (``gradio_client``)
 -----------------------------------------------
-Two named endpoints take plain files, so they work the same from a script as from the page::
+Each stage declares its endpoints once (``gr.api``, typed by the handler's signature); they take
+plain files, so they work the same from a script as from the page::
 
     from gradio_client import Client, handle_file
 
@@ -32,7 +33,7 @@ Two named endpoints take plain files, so they work the same from a script as fro
         0,                         # steps: 0 = the engine's default, else 1-200
         False,                     # fast: LCM fast mode (diffusion engine)
         "replace",                 # mask_mode: "replace" = the mask given is the whole mask,
-                                   #   "add" = it is added to the detected one
+                                   #   "add" = it is added to the detected one (used with a mask)
         api_name="/restore_scratches",
     )
 
@@ -56,26 +57,27 @@ TIFF, BMP or GIF file". Requests are queued; restorations run one at a time.
 The page's own events are private (not part of this API).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: gr.api reads the endpoints' type hints,
+# return types included, from the live annotations.
 import functools
 import logging
-import shutil
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import gradio as gr
 import numpy as np
-from PIL import Image
+from gradio import FileData
 
-from restoration import imageio
-from restoration.engine import on_gpu
+from restoration import engine as diffusion
+from restoration import imageio, mask_editor, outputs
 from restoration.errors import RestorationError
-from restoration.pipeline import RestoreOptions, detect_scratches, engine_status, restore
+from restoration.pipeline import STAGES, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
 from restoration.regions import coverage_percent
+from restoration.stages.scratch import ScratchOptions
 
-__all__ = ["build_demo", "EXAMPLES_DIR"]
+__all__ = ["build_demo", "EXAMPLES_DIR", "TAB_BUILDERS"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,25 +85,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 """Real old photographs shown as examples (see examples/PROVENANCE.md)."""
 
 ENGINES = ["auto", "classical", "diffusion"]
-MASK_MODES = ["replace", "add"]
-
-# How the scratch mask is drawn over the photo in the editor: a brush layer of this colour whose
-# alpha is the mask value times MASK_OPACITY. Painting with the brush (same colour and opacity)
-# gives a mask value of 1; erasing gives 0.
-MASK_RGB = (255, 23, 68)
-MASK_OPACITY = 0.6
-MASK_ALPHA = round(255 * MASK_OPACITY)
-MASK_BRUSH_COLOR = (f"rgb{MASK_RGB}", MASK_OPACITY)
-
-EDITOR_SIDE = 1024
-"""The mask editor's canvas is EDITOR_SIDE x EDITOR_SIDE pixels: the photo is scaled to fill it
-and centred on a grey margin. (Gradio's editor drops the layers it is given whenever an uploaded
-background makes it resize its canvas, so the canvas size never changes.)"""
-EDITOR_MARGIN_RGB = (229, 231, 235)
-
-OUTPUT_ROOT = Path(tempfile.gettempdir()) / "restoration-app"
-"""Parent of the per-request output folders; folders older than OUTPUT_MAX_AGE_S are removed."""
-OUTPUT_MAX_AGE_S = 3600.0
+Engine = Literal["auto", "classical", "diffusion"]
+MaskMode = Literal["replace", "add"]
 
 INTRO = """\
 # Old-photo restoration
@@ -112,7 +97,7 @@ Compare before and after with the slider and download the full-resolution PNG.
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers
+# Errors and inputs
 # --------------------------------------------------------------------------------------------
 
 
@@ -162,27 +147,45 @@ def _warn(notices, *, skip: str = "") -> None:
             gr.Warning(str(notice))
 
 
-def _named(path: str, error: RestorationError) -> RestorationError:
-    """``error`` with the server's temporary path of an upload replaced by the file's name."""
-    return type(error)(str(error).replace(str(path), Path(path).name))
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file: where the server keeps it and the name the user gave it."""
+
+    path: str
+    name: str
+
+    @classmethod
+    def of(cls, value: str | dict | FileData | None) -> "Upload | None":
+        """From a page component's file path or an API ``FileData``; None when nothing came."""
+        if not value:
+            return None
+        if isinstance(value, str):
+            return cls(value, Path(value).name)
+        path = value["path"] if isinstance(value, dict) else value.path
+        name = (value.get("orig_name") if isinstance(value, dict) else value.orig_name) or Path(path).name
+        return cls(path, name)
+
+    def named(self, error: RestorationError) -> RestorationError:
+        """``error`` with the server's path of the upload replaced by the user's file name."""
+        return type(error)(str(error).replace(self.path, self.name))
 
 
-def _load(path: str | None) -> imageio.Photo:
+def _load(upload: Upload | None) -> imageio.Photo:
     """The uploaded photo at full resolution (errors name the file, not the server's copy)."""
-    if not path:
+    if upload is None:
         raise gr.Error("Upload a photo first.")
     try:
-        return imageio.load_photo(path)
+        return imageio.load_photo(upload.path)
     except RestorationError as error:
-        raise _named(path, error) from None
+        raise upload.named(error) from None
 
 
-def _load_mask(path: str, photo: imageio.Photo) -> np.ndarray:
+def _load_mask(upload: Upload, photo: imageio.Photo) -> np.ndarray:
     """The uploaded mask, (H, W) float32 in [0, 1] at the photo's size."""
     try:
-        return imageio.load_mask(path, size=(photo.width, photo.height))
+        return imageio.load_mask(upload.path, size=photo.size)
     except RestorationError as error:
-        raise _named(path, error) from None
+        raise upload.named(error) from None
 
 
 def _progress_callback(progress: gr.Progress | None):
@@ -196,181 +199,172 @@ def _progress_callback(progress: gr.Progress | None):
     return report
 
 
-def _fresh_output_dir() -> Path:
-    """A new folder for one request's output file; removes this app's stale ones."""
-    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in OUTPUT_ROOT.iterdir():
-        try:
-            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    return Path(tempfile.mkdtemp(prefix="request-", dir=OUTPUT_ROOT))
-
-
-def _editor_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """Where the photo sits on the editor's canvas: (left, top, width, height) in canvas pixels."""
-    scale = EDITOR_SIDE / max(width, height)
-    w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    return (EDITOR_SIDE - w) // 2, (EDITOR_SIDE - h) // 2, w, h
-
-
-def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an (H, W) float mask in [0, 1] to ``size`` = (width, height)."""
-    if (mask.shape[1], mask.shape[0]) == tuple(size):
-        return mask.astype(np.float32)
-    image = Image.fromarray(np.asarray(mask, dtype=np.float32), mode="F")
-    resample = Image.Resampling.BOX if size[0] < mask.shape[1] else Image.Resampling.BILINEAR
-    return np.clip(np.asarray(image.resize(size, resample), dtype=np.float32), 0.0, 1.0)
-
-
-def _editor_value(photo: imageio.Photo, mask: np.ndarray) -> tuple[dict, dict]:
-    """The editor's value (photo as background, mask as a coloured layer) and what to remember.
-
-    Args:
-        photo: the uploaded photo.
-        mask: (H, W) float in [0, 1] at the photo's size, 1 = damaged.
-
-    Returns:
-        (value, detection): ``value`` for ``gr.ImageEditor``; ``detection`` for the session
-        state: {"size": (W, H), "mask": (H, W) uint8 mask * 255, "box": (left, top, w, h) of
-        the photo on the canvas, "alpha": (h, w) uint8 alpha of the layer sent in that box}.
-    """
-    left, top, w, h = _editor_box(photo.width, photo.height)
-    picture = imageio.to_pil(photo).convert("RGB")
-    if picture.size != (w, h):
-        picture = picture.resize((w, h), Image.Resampling.LANCZOS)
-    background = Image.new("RGB", (EDITOR_SIDE, EDITOR_SIDE), EDITOR_MARGIN_RGB)
-    background.paste(picture, (left, top))
-    alpha = np.rint(_resize_mask(mask, (w, h)) * MASK_ALPHA).astype(np.uint8)
-    layer = np.zeros((EDITOR_SIDE, EDITOR_SIDE, 4), dtype=np.uint8)
-    layer[..., :3] = MASK_RGB
-    layer[top : top + h, left : left + w, 3] = alpha
-    detection = {
-        "size": (photo.width, photo.height),
-        "mask": np.rint(np.clip(mask, 0.0, 1.0) * 255).astype(np.uint8),
-        "box": (left, top, w, h),
-        "alpha": alpha,
-    }
-    return {"background": background, "layers": [layer], "composite": None}, detection
-
-
-def _painted_alpha(editor_value: dict | None, box: tuple[int, int, int, int]) -> np.ndarray | None:
-    """Alpha (h, w) uint8 of the editor's mask layer(s) inside ``box``, or None if there is none."""
-    if not editor_value or not editor_value.get("layers"):
-        return None
-    left, top, w, h = box
-    alphas = []
-    for layer in editor_value["layers"]:
-        layer = np.asarray(layer)
-        if layer.ndim == 3 and layer.shape[2] == 4 and layer.shape[:2] == (EDITOR_SIDE, EDITOR_SIDE):
-            alphas.append(layer[top : top + h, left : left + w, 3])
-    if not alphas:
-        return None
-    return np.max(np.stack(alphas), axis=0)
-
-
-def _mask_from_editor(
-    editor_value: dict | None, detection: dict | None, photo: imageio.Photo
-) -> tuple[np.ndarray | None, str]:
-    """The mask to repair, (H, W) float32 in [0, 1] at the photo's size, and its mask_mode.
-
-    The editor's layer is the mask: when the user painted or erased, it replaces detection;
-    when they did not, the full-resolution detected mask is used. (None, "add") lets the
-    pipeline detect on its own (no detection for this photo yet).
-    """
-    if detection is None or tuple(detection["size"]) != (photo.width, photo.height):
-        return None, "add"
-    detected = detection["mask"].astype(np.float32) / 255.0
-    painted = _painted_alpha(editor_value, detection["box"])
-    if painted is None:
-        return detected, "replace"
-    sent = detection["alpha"]
-    # The canvas round trip is lossless (PNG), but allow a tiny tolerance for rounding.
-    edited = np.count_nonzero(np.abs(painted.astype(np.int16) - sent.astype(np.int16)) > 3)
-    if edited == 0:
-        return detected, "replace"
-    logger.info("Using the mask painted in the editor (%d canvas pixels changed)", edited)
-    mask = np.clip(painted.astype(np.float32) / MASK_ALPHA, 0.0, 1.0)
-    return _resize_mask(mask, (photo.width, photo.height)), "replace"
-
-
-@on_gpu(duration=120)
-def _run_restore(
-    photo: imageio.Photo,
-    *,
-    mask: np.ndarray | None,
-    mask_mode: str,
-    sensitivity: float,
-    engine: str,
-    seed: float | int | None,
-    steps: float | int | None,
-    fast: bool,
-    progress: gr.Progress | None,
-    stem: str,
-):
-    """Restore ``photo`` and write the full-resolution PNG in a fresh folder.
-
-    Returns (result, restored photo, path of the PNG, seconds).
-    """
-    steps_value = int(steps) if steps else None
-    options = RestoreOptions(
+def _common_options(engine: str | None, seed, steps, fast, stages: dict) -> RestoreOptions:
+    """RestoreOptions from the engine controls (gradio gives numbers as floats, or None)."""
+    return RestoreOptions(
         engine=str(engine or "auto"),
         seed=int(seed or 0),
-        steps=steps_value,
-        sensitivity=float(sensitivity),
-        mask=mask,
-        mask_mode=mask_mode,
+        steps=int(steps) if steps else None,
         fast=bool(fast),
+        stages=stages,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The one handler that runs a restoration, for every tab and endpoint
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished request: the input, the result, the restored photo and its PNG file."""
+
+    photo: imageio.Photo
+    result: RestorationResult
+    restored: imageio.Photo
+    path: Path
+    seconds: float
+
+    def summary(self) -> dict:
+        """What the API returns beside the PNG: engine, size, seconds, stages, notices."""
+        summary = self.result.summary()
+        scratch = self.result.masks.get("scratch")
+        return summary | {
+            "width": self.photo.width,
+            "height": self.photo.height,
+            "mask_coverage_percent": coverage_percent(scratch) if scratch is not None else None,
+            "seconds": round(self.seconds, 2),
+            "notices": [*self.photo.metadata.notices, *summary["notices"]],
+        }
+
+
+def run_request(
+    photo: imageio.Photo, tasks: str, options: RestoreOptions, *, stem: str, progress: gr.Progress | None = None
+) -> Outcome:
+    """Restore ``photo`` and write the full-resolution PNG into a new folder of its own.
+
+    Only the diffusion work inside the stages asks for a GPU (``engine.run_on_gpu``); reading,
+    classical work and PNG encoding run here on the CPU.
+    """
     started = time.perf_counter()
-    result = restore(
-        photo.pixels, ("scratch",), options, progress=_progress_callback(progress)
-    )
+    result = restore(photo.pixels, tasks, options, progress=_progress_callback(progress))
     seconds = time.perf_counter() - started
     restored = photo.with_pixels(result.image)
-    path = imageio.save_photo(restored, _fresh_output_dir() / f"{stem}-restored.png")
-    return result, restored, Path(path), seconds
-
-
-def _stem(path: str) -> str:
-    stem = Path(path).stem or "photo"
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80]
-
-
-def _summary(photo: imageio.Photo, result, seconds: float) -> dict:
-    summary = result.summary()
-    scratch = result.masks.get("scratch")
-    return summary | {
-        "width": photo.width,
-        "height": photo.height,
-        "mask_coverage_percent": coverage_percent(scratch) if scratch is not None else None,
-        "seconds": round(seconds, 2),
-        "notices": [*photo.metadata.notices, *summary["notices"]],
-    }
+    path = imageio.save_photo(restored, outputs.fresh_output_dir() / f"{stem}-restored.png")
+    return Outcome(photo, result, restored, Path(path), seconds)
 
 
 # --------------------------------------------------------------------------------------------
-# Page handlers (private events)
+# The result panel every tab shares
 # --------------------------------------------------------------------------------------------
 
 
-def _engine_notice() -> str:
-    """Markdown notice saying which engine runs here (and how to get the diffusion one)."""
-    return engine_status().message
+@dataclass(frozen=True)
+class ResultPanel:
+    """Before/after slider, download button and a line about the run."""
+
+    comparison: gr.ImageSlider
+    download: gr.DownloadButton
+    info: gr.Markdown
+
+    @property
+    def components(self) -> list:
+        return [self.comparison, self.download, self.info]
+
+    @staticmethod
+    def cleared() -> tuple:
+        return None, gr.DownloadButton(value=None, visible=False), ""
+
+    @staticmethod
+    def showing(outcome: Outcome, details: str = "") -> tuple:
+        """Values of (comparison, download, info) for a finished request."""
+        photo = outcome.photo
+        # The engine notice is already at the top of the page: no toast repeating it.
+        _warn(outcome.result.notices, skip=engine_status().message)
+        text = " · ".join(
+            part
+            for part in (
+                f"**Engine that ran:** {outcome.result.engine}",
+                details,
+                f"{photo.width}×{photo.height} px",
+                f"{outcome.seconds:.1f} s",
+            )
+            if part
+        )
+        button = gr.DownloadButton(
+            label=f"Download the restored photo (PNG, {photo.width}×{photo.height})",
+            value=str(outcome.path),
+            visible=True,
+        )
+        return (imageio.to_pil(photo), imageio.to_pil(outcome.restored)), button, text
 
 
-def reset_outputs():
-    """Clear everything that belongs to the previous photo (runs before detection)."""
-    return (
-        None,
-        None,
-        "",
-        None,
-        gr.DownloadButton(value=None, visible=False),
-        "",
+def build_result_panel(prefix: str) -> ResultPanel:
+    """The shared before/after panel; ``prefix`` keeps element ids unique per tab."""
+    with gr.Row():
+        with gr.Column(scale=2):
+            comparison = gr.ImageSlider(
+                label="Before / after",
+                type="pil",
+                format="png",
+                interactive=False,
+                max_height=640,
+                elem_id=f"{prefix}-before-after",
+            )
+        with gr.Column(scale=1, min_width=240):
+            info = gr.Markdown(elem_id=f"{prefix}-result-info")
+            download = gr.DownloadButton(
+                "Download the restored photo (PNG)", visible=False, variant="primary", elem_id=f"{prefix}-download"
+            )
+    return ResultPanel(comparison, download, info)
+
+
+@dataclass(frozen=True)
+class EngineControls:
+    """The engine, seed, steps and fast-mode controls (inside a tab's Advanced accordion)."""
+
+    engine: gr.Radio
+    seed: gr.Number
+    steps: gr.Slider
+    fast: gr.Checkbox
+
+    @property
+    def components(self) -> list:
+        return [self.engine, self.seed, self.steps, self.fast]
+
+
+def build_engine_controls() -> EngineControls:
+    engine = gr.Radio(
+        ENGINES,
+        value="auto",
+        label="Engine",
+        info="auto: diffusion when its weights are on this machine and a GPU is present, else classical.",
     )
+    seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+    steps = gr.Slider(0, 50, value=0, step=1, label="Diffusion steps (0 = engine default)")
+    fast = gr.Checkbox(value=False, label="Fast mode (LCM, 4-8 steps; diffusion engine)")
+    return EngineControls(engine, seed, steps, fast)
+
+
+def build_photo_input(prefix: str) -> gr.File:
+    """The photo upload and, below it, the example photos."""
+    photo = gr.File(
+        label="Old photo", file_types=["image"], file_count="single", type="filepath", elem_id=f"{prefix}-photo-upload"
+    )
+    examples = [[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
+    if examples:
+        gr.Examples(
+            examples=examples,
+            inputs=[photo],
+            label="Example photos (public domain, see examples/PROVENANCE.md)",
+            cache_examples=False,
+        )
+    return photo
+
+
+# --------------------------------------------------------------------------------------------
+# Scratches tab and its API endpoints
+# --------------------------------------------------------------------------------------------
 
 
 @_user_errors("looking for scratches on this photo")
@@ -379,14 +373,15 @@ def show_detected_mask(photo_path: str | None, sensitivity: float, progress=gr.P
 
     Returns (editor value, detection state, text about the mask).
     """
-    if not photo_path:
+    upload = Upload.of(photo_path)
+    if upload is None:
         return None, None, ""
     progress(0.1, desc="Reading the photo")
-    photo = _load(photo_path)
+    photo = _load(upload)
     _warn(photo.metadata.notices)
     progress(0.4, desc="Looking for scratches")
     mask = np.clip(detect_scratches(photo.pixels, sensitivity=float(sensitivity)), 0.0, 1.0)
-    editor, detection = _editor_value(photo, mask)
+    editor, detection = mask_editor.editor_value(imageio.to_pil(photo), mask)
     text = (
         f"Scratches found on **{coverage_percent(mask):.2f} %** of the photo "
         f"({photo.width}×{photo.height} px, sensitivity {float(sensitivity):.2f})."
@@ -406,93 +401,153 @@ def restore_from_editor(
     fast: bool,
     progress=gr.Progress(track_tqdm=True),
 ):
-    """Restore the uploaded photo with the mask from the editor.
-
-    Returns (before/after pair, download button, text about the result).
-    """
-    photo = _load(photo_path)
-    mask, mask_mode = _mask_from_editor(editor_value, detection, photo)
-    result, restored, path, seconds = _run_restore(
-        photo,
-        mask=mask,
-        mask_mode=mask_mode,
-        sensitivity=sensitivity,
-        engine=engine,
-        seed=seed,
-        steps=steps,
-        fast=fast,
-        progress=progress,
-        stem=_stem(photo_path),
-    )
-    # The engine notice is already at the top of the page: no toast repeating it.
-    _warn(result.notices, skip=engine_status().message)
-    summary = _summary(photo, result, seconds)
-    text = (
-        f"**Engine that ran:** {result.engine} · **Scratch mask:** "
-        f"{summary['mask_coverage_percent']:.2f} % of the photo · "
-        f"{photo.width}×{photo.height} px · {seconds:.1f} s"
-    )
-    button = gr.DownloadButton(
-        label=f"Download the restored photo (PNG, {photo.width}×{photo.height})",
-        value=str(path),
-        visible=True,
-    )
-    return (imageio.to_pil(photo), imageio.to_pil(restored)), button, text
-
-
-# --------------------------------------------------------------------------------------------
-# API endpoints (plain files in, files out)
-# --------------------------------------------------------------------------------------------
+    """Restore the uploaded photo with the mask from the editor; returns the result panel's values."""
+    upload = Upload.of(photo_path)
+    photo = _load(upload)
+    mask, mask_mode = mask_editor.mask_from_editor(editor_value, detection, photo.size)
+    scratch = ScratchOptions(sensitivity=float(sensitivity), mask=mask, mask_mode=mask_mode)
+    options = _common_options(engine, seed, steps, fast, {"scratch": scratch})
+    outcome = run_request(photo, "scratch", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    coverage = outcome.summary()["mask_coverage_percent"]
+    return ResultPanel.showing(outcome, f"**Scratch mask:** {coverage:.2f} % of the photo")
 
 
 @_user_errors("looking for scratches on this photo")
-def api_detect_scratches(photo: str | None, sensitivity: float = 0.5) -> str:
-    """Scratch mask of a photo; returns the path of an 8-bit gray PNG, 255 = damaged."""
-    image = _load(photo)
-    mask = detect_scratches(image.pixels, sensitivity=float(sensitivity))
-    path = imageio.save_mask(np.clip(mask, 0.0, 1.0).astype(np.float32), _fresh_output_dir() / f"{_stem(photo)}.mask.png")
-    return str(path)
+def detect_scratches_api(photo: FileData, sensitivity: float = 0.5) -> FileData:
+    """Scratch mask of a photo: an 8-bit gray PNG of the photo's size, 255 (white) = damaged.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        sensitivity: in [0, 1]; higher finds fainter scratches (and more false ones).
+    """
+    upload = Upload.of(photo)
+    image = _load(upload)
+    mask = np.clip(detect_scratches(image.pixels, sensitivity=float(sensitivity)), 0.0, 1.0).astype(np.float32)
+    path = imageio.save_mask(mask, outputs.fresh_output_dir() / f"{outputs.safe_stem(upload.name)}.mask.png")
+    return FileData(path=str(path))
 
 
 @_user_errors("restoring this photo")
-def api_restore_scratches(
-    photo: str | None,
-    mask: str | None = None,
+def restore_scratches_api(
+    photo: FileData,
+    mask: FileData | None = None,
     sensitivity: float = 0.5,
-    engine: str = "auto",
-    seed: float = 0,
-    steps: float = 0,
+    engine: Engine = "auto",
+    seed: int = 0,
+    steps: int = 0,
     fast: bool = False,
-    mask_mode: str = "replace",
-    progress=gr.Progress(track_tqdm=True),
-):
-    """Remove scratches; returns (path of the restored PNG, summary dict)."""
-    image = _load(photo)
-    mask_array = None
-    if mask:
-        mask_array = _load_mask(mask, image)
-    result, _, path, seconds = _run_restore(
-        image,
-        mask=mask_array,
-        mask_mode=mask_mode if mask_array is not None else "add",
-        sensitivity=sensitivity,
-        engine=engine,
-        seed=seed,
-        steps=steps,
-        fast=fast,
-        progress=progress,
-        stem=_stem(photo),
+    mask_mode: MaskMode = "replace",
+) -> tuple[FileData, dict]:
+    """Remove scratches: the restored PNG (the photo's size; alpha, ICC and EXIF kept) and a summary.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        mask: None (detect), or a mask at the photo's size: white = damaged, or strokes on a
+            transparent background.
+        sensitivity: in [0, 1], used when the app detects the mask.
+        engine: "auto", "classical" or "diffusion".
+        seed: >= 0, for the diffusion engine.
+        steps: 0 = the engine's default, else 1-200.
+        fast: LCM fast mode (diffusion engine).
+        mask_mode: "replace" (the mask is the whole mask) or "add" (added to the detected one).
+    """
+    upload = Upload.of(photo)
+    image = _load(upload)
+    mask_upload = Upload.of(mask)
+    mask_array = _load_mask(mask_upload, image) if mask_upload else None
+    scratch = ScratchOptions(
+        sensitivity=float(sensitivity), mask=mask_array, mask_mode=mask_mode if mask_array is not None else "add"
     )
-    return str(path), _summary(image, result, seconds)
+    options = _common_options(engine, seed, steps, fast, {"scratch": scratch})
+    outcome = run_request(image, "scratch", options, stem=outputs.safe_stem(upload.name))
+    return FileData(path=str(outcome.path)), outcome.summary()
+
+
+def build_scratch_tab() -> None:
+    """The Scratches tab: upload, editable damage mask, Restore, shared result panel; and the
+    stage's API endpoints ``/detect_scratches`` and ``/restore_scratches``."""
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            photo = build_photo_input("scratch")
+            with gr.Accordion("Advanced", open=False):
+                sensitivity = gr.Slider(
+                    0.0,
+                    1.0,
+                    value=0.5,
+                    step=0.05,
+                    label="Sensitivity",
+                    info="Higher finds fainter scratches (and more false ones). "
+                    "Changing it redraws the mask and discards your painting.",
+                )
+                controls = build_engine_controls()
+            restore_button = gr.Button("Restore", variant="primary", elem_id="scratch-restore")
+        with gr.Column(scale=2):
+            editor = gr.ImageEditor(
+                label="Damage mask: paint missed scratches, erase false ones",
+                type="numpy",
+                image_mode="RGBA",
+                sources=[],
+                transforms=[],
+                brush=gr.Brush(
+                    colors=[mask_editor.MASK_BRUSH_COLOR],
+                    default_color=mask_editor.MASK_BRUSH_COLOR,
+                    color_mode="fixed",
+                ),
+                eraser=gr.Eraser(),
+                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"], disabled=True),
+                format="png",
+                canvas_size=(mask_editor.EDITOR_SIDE, mask_editor.EDITOR_SIDE),
+                height=560,
+                buttons=["fullscreen"],
+                placeholder="Upload a photo: the scratches found on it appear here.",
+                elem_id="scratch-mask-editor",
+            )
+            mask_info = gr.Markdown(elem_id="scratch-mask-info")
+    panel = build_result_panel("scratch")
+    detection = gr.State(None)
+
+    photo.change(
+        lambda: (None, None, "", *ResultPanel.cleared()),
+        inputs=None,
+        outputs=[editor, detection, mask_info, *panel.components],
+        queue=False,
+        api_visibility="private",
+    ).then(
+        show_detected_mask,
+        inputs=[photo, sensitivity],
+        outputs=[editor, detection, mask_info],
+        api_visibility="private",
+    )
+    sensitivity.release(
+        show_detected_mask,
+        inputs=[photo, sensitivity],
+        outputs=[editor, detection, mask_info],
+        trigger_mode="always_last",
+        api_visibility="private",
+    )
+    restore_button.click(
+        restore_from_editor,
+        inputs=[photo, editor, detection, sensitivity, *controls.components],
+        outputs=panel.components,
+        concurrency_id="restore",
+        api_visibility="private",
+    )
+    gr.api(detect_scratches_api, api_name="detect_scratches")
+    gr.api(restore_scratches_api, api_name="restore_scratches", concurrency_id="restore")
+
+
+TAB_BUILDERS = {"scratch": build_scratch_tab}
+"""One tab builder per stage name; ``build_demo`` makes a tab for each stage in ``STAGES``."""
 
 
 # --------------------------------------------------------------------------------------------
-# Layout
+# The page
 # --------------------------------------------------------------------------------------------
 
 
-def _example_photos() -> list[list[str]]:
-    return [[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
+def _engine_notice() -> str:
+    """Markdown notice saying which engine runs here (and how to get the diffusion one)."""
+    return engine_status().message
 
 
 def build_demo() -> gr.Blocks:
@@ -500,166 +555,9 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Old-photo restoration", delete_cache=(3600, 7200)) as demo:
         gr.Markdown(INTRO)
         notice = gr.Markdown(_engine_notice(), elem_id="engine-notice")
-
-        with gr.Tab("Scratches"):
-            with gr.Row():
-                with gr.Column(scale=1, min_width=280):
-                    photo = gr.File(
-                        label="Old photo",
-                        file_types=["image"],
-                        file_count="single",
-                        type="filepath",
-                        elem_id="photo-upload",
-                    )
-                    examples = _example_photos()
-                    if examples:
-                        gr.Examples(
-                            examples=examples,
-                            inputs=[photo],
-                            label="Example photos (public domain, see examples/PROVENANCE.md)",
-                            cache_examples=False,
-                        )
-                    with gr.Accordion("Advanced", open=False):
-                        sensitivity = gr.Slider(
-                            0.0,
-                            1.0,
-                            value=0.5,
-                            step=0.05,
-                            label="Sensitivity",
-                            info="Higher finds fainter scratches (and more false ones). "
-                            "Changing it redraws the mask and discards your painting.",
-                        )
-                        engine = gr.Radio(
-                            ENGINES,
-                            value="auto",
-                            label="Engine",
-                            info="auto: diffusion when its weights are on this machine and a "
-                            "GPU is present, else classical.",
-                        )
-                        seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-                        steps = gr.Slider(
-                            0,
-                            50,
-                            value=0,
-                            step=1,
-                            label="Diffusion steps (0 = engine default)",
-                        )
-                        fast = gr.Checkbox(
-                            value=False, label="Fast mode (LCM, 4-8 steps; diffusion engine)"
-                        )
-                    restore_button = gr.Button("Restore", variant="primary", elem_id="restore")
-                with gr.Column(scale=2):
-                    editor = gr.ImageEditor(
-                        label="Damage mask: paint missed scratches, erase false ones",
-                        type="numpy",
-                        image_mode="RGBA",
-                        sources=[],
-                        transforms=[],
-                        brush=gr.Brush(
-                            colors=[MASK_BRUSH_COLOR],
-                            default_color=MASK_BRUSH_COLOR,
-                            color_mode="fixed",
-                        ),
-                        eraser=gr.Eraser(),
-                        layers=gr.LayerOptions(
-                            allow_additional_layers=False, layers=["Damage"], disabled=True
-                        ),
-                        format="png",
-                        canvas_size=(EDITOR_SIDE, EDITOR_SIDE),
-                        height=560,
-                        buttons=["fullscreen"],
-                        placeholder="Upload a photo: the scratches found on it appear here.",
-                        elem_id="mask-editor",
-                    )
-                    mask_info = gr.Markdown(elem_id="mask-info")
-            with gr.Row():
-                with gr.Column(scale=2):
-                    comparison = gr.ImageSlider(
-                        label="Before / after",
-                        type="pil",
-                        format="png",
-                        interactive=False,
-                        max_height=640,
-                        elem_id="before-after",
-                    )
-                with gr.Column(scale=1, min_width=240):
-                    result_info = gr.Markdown(elem_id="result-info")
-                    download = gr.DownloadButton(
-                        "Download the restored photo (PNG)",
-                        visible=False,
-                        variant="primary",
-                        elem_id="download",
-                    )
-            detection = gr.State(None)
-
-            photo.change(
-                reset_outputs,
-                inputs=None,
-                outputs=[editor, detection, mask_info, comparison, download, result_info],
-                queue=False,
-                api_visibility="private",
-            ).then(
-                show_detected_mask,
-                inputs=[photo, sensitivity],
-                outputs=[editor, detection, mask_info],
-                api_visibility="private",
-            )
-            sensitivity.release(
-                show_detected_mask,
-                inputs=[photo, sensitivity],
-                outputs=[editor, detection, mask_info],
-                trigger_mode="always_last",
-                api_visibility="private",
-            )
-            restore_button.click(
-                restore_from_editor,
-                inputs=[photo, editor, detection, sensitivity, engine, seed, steps, fast],
-                outputs=[comparison, download, result_info],
-                concurrency_id="restore",
-                api_visibility="private",
-            )
-
-        # API-only endpoints: plain file inputs, never shown on the page.
-        with gr.Column(visible=False):
-            api_photo = gr.File(label="photo", type="filepath")
-            api_mask = gr.File(label="mask", type="filepath")
-            api_sensitivity = gr.Slider(0.0, 1.0, value=0.5, label="sensitivity")
-            api_engine = gr.Dropdown(ENGINES, value="auto", label="engine")
-            api_seed = gr.Number(value=0, precision=0, label="seed")
-            api_steps = gr.Number(value=0, precision=0, label="steps")
-            api_fast = gr.Checkbox(value=False, label="fast")
-            api_mask_mode = gr.Dropdown(MASK_MODES, value="replace", label="mask_mode")
-            api_mask_out = gr.File(label="mask", interactive=False)
-            api_restored = gr.File(label="restored", interactive=False)
-            api_summary = gr.JSON(label="summary")
-            detect_trigger = gr.Button(visible=False)
-            restore_trigger = gr.Button(visible=False)
-        detect_trigger.click(
-            api_detect_scratches,
-            inputs=[api_photo, api_sensitivity],
-            outputs=[api_mask_out],
-            api_name="detect_scratches",
-            api_description="Scratch mask of a photo: a grayscale PNG of the photo's size, "
-            "white = damaged.",
-        )
-        restore_trigger.click(
-            api_restore_scratches,
-            inputs=[
-                api_photo,
-                api_mask,
-                api_sensitivity,
-                api_engine,
-                api_seed,
-                api_steps,
-                api_fast,
-                api_mask_mode,
-            ],
-            outputs=[api_restored, api_summary],
-            api_name="restore_scratches",
-            api_description="Remove scratches: the restored PNG (the photo's size, alpha, ICC "
-            "and EXIF kept) and a summary with the engine that ran.",
-            concurrency_id="restore",
-        )
+        for stage in STAGES:
+            with gr.Tab(stage.title):
+                TAB_BUILDERS[stage.name]()
         # Weights may be downloaded while the app runs: refresh the notice on every page load.
         demo.load(_engine_notice, outputs=[notice], queue=False, api_visibility="private")
     demo.queue(default_concurrency_limit=1, max_size=32)
@@ -668,4 +566,5 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    diffusion.preload_for_zero_gpu()
     build_demo().launch()

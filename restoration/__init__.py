@@ -1,21 +1,25 @@
 """Old-photo restoration: scratch and crack removal (denoise, faces and colorization to come),
 backed by one shared latent diffusion model, with a classical engine that needs no weights.
 
-    from restoration import imageio, restore, RestoreOptions
+    from restoration import RestoreOptions, ScratchOptions, imageio, restore
     photo = imageio.load_photo("scan.jpg")
-    result = restore(photo.pixels, "scratch", RestoreOptions(engine="classical"))
+    options = RestoreOptions(engine="classical", stages={"scratch": ScratchOptions(sensitivity=0.6)})
+    result = restore(photo.pixels, "scratch", options)
     imageio.save_photo(photo.with_pixels(result.image), "scan.restored.png")
 """
 
 from .errors import InputError, RestorationError, WeightsUnavailableError
-from .pipeline import TASKS, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
+from .pipeline import STAGES, TASKS, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
+from .stages.scratch import ScratchOptions
 
 __all__ = [
+    "STAGES",
     "TASKS",
     "InputError",
     "RestorationError",
     "RestorationResult",
     "RestoreOptions",
+    "ScratchOptions",
     "WeightsUnavailableError",
     "detect_scratches",
     "engine_status",

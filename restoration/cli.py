@@ -2,12 +2,13 @@
 
     python -m restoration restore INPUT [INPUT ...] --output DIR
         [--tasks scratch] [--reference REF] [--mask MASK] [--engine auto|classical|diffusion]
-        [--seed N] [--steps N] [--sensitivity S] [--fast] [--resample N] [--damage-prior]
-        [--save-mask] [--report REPORT.json] [--overwrite]
+        [--seed N] [--steps N] [--fast] [--save-mask] [--report REPORT.json] [--overwrite]
+        [stage flags: --sensitivity S --mask-mode add|replace --resample N --damage-prior]
     python -m restoration detect-scratches INPUT --output MASK.png [--sensitivity S]
     python -m restoration weights status|download|verify [--model NAME]
 
-Outputs are ``DIR/<stem>.png`` (and ``DIR/<stem>.mask.png`` with ``--save-mask``); existing
+The stage flags come from each stage's options dataclass (see ``restoration.options``); a flag
+of a stage that is not in ``--tasks`` is an error. Outputs are ``DIR/<stem>.png`` (and ``DIR/<stem>.mask.png`` with ``--save-mask``); existing
 outputs are skipped unless ``--overwrite``, so a stopped run resumes. One bad file never stops
 a folder run. Exit codes: 0 all done, 1 some inputs failed, 2 usage or bad input, 3 weights
 needed but unavailable.
@@ -16,6 +17,7 @@ needed but unavailable.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -24,11 +26,13 @@ from pathlib import Path
 
 from . import imageio, weights
 from .errors import InputError, RestorationError, WeightsUnavailableError
-from .options import ENGINES
-from .pipeline import TASKS, RestoreOptions, detect_scratches, parse_tasks, restore
+from .options import ENGINES, OptionField, RestoreOptions, option_fields
+from . import pipeline
+from .pipeline import detect_scratches, parse_tasks, restore, stage_named
 from .regions import coverage_percent
+from .stages.context import INPUT_KINDS
 
-__all__ = ["main", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_BAD_INPUT", "EXIT_NO_WEIGHTS"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_BAD_INPUT", "EXIT_NO_WEIGHTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT, EXIT_NO_WEIGHTS = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; the restore command's task flags come from the stages' options."""
     parser = argparse.ArgumentParser(prog="python -m restoration", description="Restore old photographs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,20 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     restore_parser = commands.add_parser("restore", help="restore photos (files or folders)")
     restore_parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     restore_parser.add_argument("--output", required=True, type=Path, metavar="DIR", help="folder for <stem>.png")
-    restore_parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, from: {', '.join(TASKS)}")
-    restore_parser.add_argument("--reference", type=Path, help="colour reference photo (colorize task)")
-    restore_parser.add_argument("--mask", type=Path, help="damage mask (white = damaged) for a single INPUT")
-    restore_parser.add_argument("--mask-mode", choices=("add", "replace"), default="add",
-                                help="add the mask to the detected one, or use it alone (default: add)")
+    names = [stage.name for stage in pipeline.STAGES]
+    restore_parser.add_argument("--tasks", default=",".join(names), help=f"comma-separated, from: {', '.join(names)}")
+    for kind, description in INPUT_KINDS.items():
+        takers = [stage.name for stage in pipeline.STAGES if kind in stage.inputs] or ["none available yet"]
+        restore_parser.add_argument(f"--{kind}", type=Path, help=f"{description} (tasks: {', '.join(takers)}); one INPUT only")
     restore_parser.add_argument("--engine", choices=ENGINES, default="auto")
     restore_parser.add_argument("--seed", type=int, default=0)
     restore_parser.add_argument("--steps", type=int, help="denoising steps (default 25; fast mode 4)")
-    restore_parser.add_argument("--sensitivity", type=float, default=0.5, help="scratch detection, 0-1")
     restore_parser.add_argument("--fast", action="store_true", help="LCM-LoRA fast mode (diffusion engine)")
-    restore_parser.add_argument("--resample", type=int, default=1,
-                                help="RePaint resampling rounds per step (diffusion engine; 1 = off)")
-    restore_parser.add_argument("--damage-prior", action="store_true",
-                                help="sharpen scratch detection with the diffusion model's damage prior")
+    _add_stage_flags(restore_parser)
     restore_parser.add_argument("--save-mask", action="store_true", help="also write <stem>.mask.png")
     restore_parser.add_argument("--report", type=Path, help="write a JSON report here")
     restore_parser.add_argument("--overwrite", action="store_true", help="redo inputs whose output exists")
@@ -70,6 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
     weights_parser.add_argument("action", choices=("status", "download", "verify"))
     weights_parser.add_argument("--model", action="append", help="only this manifest entry (repeatable)")
     return parser
+
+
+def _add_stage_flags(parser: argparse.ArgumentParser) -> None:
+    """One argument group per stage, one flag per option field (default None = not given)."""
+    seen: dict[str, str] = {}
+    for stage in pipeline.STAGES:
+        group = parser.add_argument_group(f"{stage.name} task", stage.description)
+        for option in option_fields(stage.options):
+            if option.flag in seen:
+                raise RuntimeError(f"{option.flag} is declared by both the {seen[option.flag]} and {stage.name} stages")
+            seen[option.flag] = stage.name
+            help_text = f"{option.help} (default: {option.default})"
+            if option.kind is bool:
+                group.add_argument(option.flag, dest=_dest(stage.name, option), action="store_true", default=None, help=option.help)
+            else:
+                group.add_argument(option.flag, dest=_dest(stage.name, option), type=option.kind, choices=option.choices,
+                                   default=None, metavar=None if option.choices else option.name.upper(), help=help_text)
+
+
+def _dest(stage_name: str, option: OptionField) -> str:
+    return f"{stage_name}__{option.name}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,19 +115,17 @@ def _print_error(error: Exception) -> None:
 
 def _restore_command(arguments: argparse.Namespace) -> int:
     tasks = parse_tasks(arguments.tasks)
-    if arguments.reference is not None and "colorize" not in tasks:
-        raise InputError("--reference is used by the colorize task only; drop it or add colorize to --tasks")
+    options = RestoreOptions(
+        engine=arguments.engine, seed=arguments.seed, steps=arguments.steps, fast=arguments.fast,
+        stages=_stage_options_from(arguments, tasks),
+    )
     inputs = imageio.find_images(arguments.inputs)
     if not inputs:
         raise InputError(f"no images found in {' '.join(arguments.inputs)}")
-    if arguments.mask is not None and len(inputs) != 1:
-        raise InputError(f"--mask applies to one photo, but {len(inputs)} inputs were given")
+    for kind in INPUT_KINDS:
+        if getattr(arguments, kind) is not None and len(inputs) != 1:
+            raise InputError(f"--{kind} applies to one photo, but {len(inputs)} inputs were given")
     _check_unique_stems(inputs)
-    base_options = RestoreOptions(
-        engine=arguments.engine, seed=arguments.seed, steps=arguments.steps, sensitivity=arguments.sensitivity,
-        mask_mode=arguments.mask_mode, fast=arguments.fast, resample=arguments.resample,
-        damage_prior=arguments.damage_prior,
-    )
     arguments.output.mkdir(parents=True, exist_ok=True)
     entries = []
     from tqdm import tqdm
@@ -113,7 +133,7 @@ def _restore_command(arguments: argparse.Namespace) -> int:
     with tqdm(inputs, unit="photo", file=sys.stderr, disable=None) as bar:
         for path in bar:
             bar.set_description(path.name)
-            entry = _restore_one(path, tasks, base_options, arguments)
+            entry = _restore_one(path, tasks, options, arguments)
             entries.append(entry)
             if entry["status"] == "error":
                 tqdm.write(f"error: {path}: {entry['error']}", file=sys.stderr)
@@ -124,6 +144,52 @@ def _restore_command(arguments: argparse.Namespace) -> int:
     return _exit_code(entries)
 
 
+def _stage_options_from(arguments: argparse.Namespace, tasks: tuple[str, ...]) -> dict[str, object]:
+    """Options objects of the requested stages from the flags given; a flag or input file for
+    a stage that is not requested is an InputError."""
+    stage_options = {}
+    for stage in pipeline.STAGES:
+        given = {
+            option.name: getattr(arguments, _dest(stage.name, option))
+            for option in option_fields(stage.options)
+            if getattr(arguments, _dest(stage.name, option)) is not None
+        }
+        if stage.name not in tasks:
+            if given:
+                flags = ", ".join("--" + name.replace("_", "-") for name in given)
+                raise InputError(f"{flags}: option(s) of the {stage.name} task, which is not in --tasks; add it or drop them")
+            continue
+        stage_options[stage.name] = stage.options(**given)
+    for kind in INPUT_KINDS:
+        if getattr(arguments, kind) is not None and not any(kind in stage_named(name).inputs for name in tasks):
+            takers = [stage.name for stage in pipeline.STAGES if kind in stage.inputs]
+            used_by = f"the {' and '.join(takers)} task" if takers else "a task that is not available yet"
+            raise InputError(f"--{kind} is used by {used_by} only; drop it or change --tasks")
+    return stage_options
+
+
+def _with_inputs(options: RestoreOptions, photo: imageio.Photo, arguments: argparse.Namespace) -> RestoreOptions:
+    """``options`` with the input files (--mask, --reference) loaded for this photo and set on
+    the stage options fields that take them."""
+    stages = dict(options.stages)
+    for name, stage_options in stages.items():
+        loaded = {}
+        for item in dataclasses.fields(stage_options):
+            kind = item.metadata.get("input")
+            path = getattr(arguments, kind) if kind else None
+            if path is not None:
+                loaded[item.name] = _load_input(kind, path, photo)
+        stages[name] = replace(stage_options, **loaded) if loaded else stage_options
+    return replace(options, stages=stages)
+
+
+def _load_input(kind: str, path: Path, photo: imageio.Photo):
+    """A mask at the photo's size, (H, W) float32 in [0, 1]; or a reference photo's pixels."""
+    if kind == "mask":
+        return imageio.load_mask(path, size=photo.size)
+    return imageio.load_photo(path).pixels
+
+
 def _check_unique_stems(inputs: list[Path]) -> None:
     seen: dict[str, Path] = {}
     for path in inputs:
@@ -132,7 +198,7 @@ def _check_unique_stems(inputs: list[Path]) -> None:
         seen[path.stem] = path
 
 
-def _restore_one(path: Path, tasks: tuple[str, ...], base_options: RestoreOptions, arguments) -> dict:
+def _restore_one(path: Path, tasks: tuple[str, ...], options: RestoreOptions, arguments) -> dict:
     output = arguments.output / f"{path.stem}.png"
     mask_output = arguments.output / f"{path.stem}.mask.png"
     entry: dict = {"input": str(path), "output": str(output)}
@@ -140,9 +206,7 @@ def _restore_one(path: Path, tasks: tuple[str, ...], base_options: RestoreOption
         return entry | {"status": "skipped", "reason": "output exists (use --overwrite to redo it)"}
     try:
         photo = imageio.load_photo(path)
-        mask = imageio.load_mask(arguments.mask, size=photo.size) if arguments.mask else None
-        options = replace(base_options, mask=mask)
-        result = restore(photo.pixels, tasks, options)
+        result = restore(photo.pixels, tasks, _with_inputs(options, photo, arguments))
         if arguments.save_mask and "scratch" in result.masks:
             imageio.save_mask(result.masks["scratch"], mask_output)
             entry["mask"] = str(mask_output)
@@ -186,18 +250,16 @@ def _detect_command(arguments: argparse.Namespace) -> int:
 
 
 def _weights_command(arguments: argparse.Namespace) -> int:
-    manifest = weights.load_manifest()
-    if arguments.model:
-        unknown = [name for name in arguments.model if name not in manifest]
-        if unknown:
-            raise InputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(manifest)}")
-        manifest = {name: manifest[name] for name in arguments.model}
+    """status / download / verify of the models named with --model, else of those the
+    available stages need (opt-in models, e.g. non-commercial ones, only by name)."""
+    names = arguments.model or None
+    stages = [stage.name for stage in pipeline.STAGES]
     if arguments.action == "download":
-        states = weights.download(list(manifest), manifest=manifest)
+        states = weights.download(names, stages=stages)
     elif arguments.action == "verify":
-        states = weights.verify(manifest=manifest)
+        states = weights.verify(names, stages=stages)
     else:
-        states = weights.file_states(manifest=manifest)
+        states = weights.file_states(names, stages=stages)
     for state in states:
         detail = f"  ({state.detail})" if state.detail else ""
         print(f"{state.state:9} {state.model:22} {state.path}{detail}")

@@ -7,8 +7,23 @@ importing this module is cheap, and nothing is downloaded here (``weights.resolv
 
 Every call takes and returns the project's data contract: images (H, W, 3) float32 RGB in
 [0, 1], masks (H, W) float in [0, 1] with 1 = repaint. ``H`` and ``W`` may be any size: the
-engine pads to a multiple of 8 by reflection and crops back. Callers composite the result into
-the original (see :mod:`restoration.regions`), so pixels outside the mask stay the input's own.
+engine pads every crop by reflection up to at least the model's working size
+(:attr:`DiffusionEngine.working_size`, 512 px for SD 1.5) and to a multiple of the VAE scale
+factor, runs the model there, and crops back. Callers composite the result into the original
+(see :mod:`restoration.regions`), so pixels outside the mask stay the input's own.
+
+Masks reach the UNet at latent resolution (one cell per ``vae_scale_factor`` x
+``vae_scale_factor`` pixels). The engine first dilates the mask to whole latent cells, so a
+1-px scratch masks every cell it touches and the masked image (gray where masked) agrees with
+the mask channel; diffusers' nearest-neighbour shrinking alone would drop thin scratches.
+
+Every path that runs the shared UNet (pipeline call, RePaint, damage prior) sets the LCM-LoRA
+state explicitly under one call lock, so a fast call never leaks its LoRA into the next call.
+
+On a ZeroGPU Space (Hugging Face ``spaces``), diffusion work runs through :func:`run_on_gpu`,
+which requests a GPU for a duration computed from the work (:func:`gpu_duration`), and the app
+calls :func:`preload_for_zero_gpu` at startup so the weights are loaded (and placed on "cuda")
+once in the main process, as the ZeroGPU documentation asks.
 
 References:
     Rombach et al., "High-Resolution Image Synthesis with Latent Diffusion Models", CVPR 2022.
@@ -23,12 +38,17 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import math
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +68,15 @@ __all__ = [
     "reset_engine",
     "diffusion_available",
     "accelerator_available",
-    "on_gpu",
+    "DAMAGE_PRIOR_FULL_SCALE",
+    "GPU_SECONDS_PER_STEP",
+    "GPU_SECONDS_PER_WINDOW",
+    "GPU_OVERHEAD_SECONDS",
+    "GPU_MIN_SECONDS",
+    "GPU_MAX_SECONDS",
+    "gpu_duration",
+    "run_on_gpu",
+    "preload_for_zero_gpu",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +89,39 @@ NEGATIVE_PROMPT = "scratches, cracks, dust, specks, stains, torn, damaged, blurr
 
 StepCallback = Callable[[int, int], None]
 """Called as ``callback(step_done, steps_total)`` after every denoising step."""
+
+DAMAGE_PRIOR_FULL_SCALE = 0.25
+"""Mean absolute difference between the two prompts' noise predictions that maps to a prior of 1.
+
+Noise predictions are in units of the unit-variance Gaussian noise, so their difference has an
+absolute meaning shared by every window and photo; the prior is that difference divided by this
+constant and clipped to [0, 1] (no per-window normalisation: a clean window gives a low prior).
+0.25 is a quarter of the noise's standard deviation, chosen on the assumption that two
+photo-describing prompts move SD 1.5's prediction far less than that on most pixels, so only
+regions one prompt explains much better than the other approach 1. It has NOT been measured
+(the development machines have no real weights): calibrate it on real weights with
+``benchmarks/scratch_quality.py`` and change it here, in one place.
+"""
+
+# ZeroGPU duration model (see gpu_duration). Figures for SD 1.5 in fp16 at 512 x 512 px on the
+# default ZeroGPU slice ("large": half of an NVIDIA H200, 70 GB), with a margin of about 2x:
+GPU_SECONDS_PER_STEP = 0.25
+"""One UNet evaluation (batch 2 with classifier-free guidance). An estimate, not measured here:
+SD 1.5 in fp16 at 512 px is commonly quoted at 10-20 steps/s on a full A100/H100-class GPU; half
+a card and a 2x margin give 0.25 s. Check it against the Space's logs and adjust."""
+GPU_SECONDS_PER_WINDOW = 1.5
+"""Per window besides the UNet: two VAE encodes (image, masked image) and one decode at 512 px,
+the text encoder, and host/device copies (each well under 0.5 s on that GPU)."""
+GPU_OVERHEAD_SECONDS = 15.0
+"""Per request: forking the ZeroGPU worker, moving the ~2 GB of fp16 weights onto the GPU on a
+cold start, CUDA initialisation, and loading the LCM-LoRA on a first fast call."""
+GPU_MIN_SECONDS = 20
+"""Smallest request. Shorter requests get higher queue priority; below this the overhead alone
+could overrun."""
+GPU_MAX_SECONDS = 300
+"""Largest request: ZeroGPU refuses longer ones ("illegal duration"); its staff give 5 minutes
+as the per-call maximum (zero-gpu-explorers/README discussion #7). Callers with more work should
+split it, and note that a visitor's remaining daily quota can be lower still."""
 
 
 @dataclass(frozen=True)
@@ -98,19 +159,14 @@ class InpaintSettings:
         if self.fast and self.resample > 1:
             raise InputError("RePaint resampling (resample > 1) needs the default sampler, not fast mode")
 
-
-def _identity_decorator(function):
-    return function
-
-
-@functools.cache
-def on_gpu(duration: int = 120):
-    """``spaces.GPU(duration=...)`` on a ZeroGPU Space, a no-op decorator elsewhere."""
-    try:
-        import spaces
-    except ImportError:
-        return _identity_decorator
-    return spaces.GPU(duration=duration)
+    @property
+    def unet_steps(self) -> int:
+        """UNet evaluations one :meth:`DiffusionEngine.inpaint` call makes with these settings
+        (>= 1): the steps ``strength`` keeps, times ``resample`` for RePaint. Use it as the
+        ``steps`` of :func:`gpu_duration` / :func:`run_on_gpu`."""
+        if self.resample == 1:  # diffusers' img2img rule: int(steps * strength) steps
+            return max(1, min(self.steps, int(self.steps * self.strength)))
+        return (_kept_steps(self.steps, self.strength) - 1) * self.resample + 1
 
 
 def accelerator_available() -> bool:
@@ -130,6 +186,11 @@ def diffusion_available() -> bool:
 
 
 def _pick_device():
+    """(device, dtype): cuda/fp16 > mps/fp32 > cpu/fp32.
+
+    On ZeroGPU, ``import spaces`` (done first by :func:`preload_for_zero_gpu`) makes CUDA report
+    available in the main process, so the startup load lands on "cuda" as the docs ask.
+    """
     import torch
 
     if torch.cuda.is_available():
@@ -141,6 +202,9 @@ def _pick_device():
 
 class DiffusionEngine:
     """Holds the shared inpainting pipeline and the pipelines derived from it.
+
+    Thread-safe: every UNet call, and building the fast pipeline (which adds the LCM-LoRA to the
+    shared UNet), runs under one re-entrant call lock.
 
     Args:
         pipeline: a loaded ``StableDiffusionInpaintPipeline`` whose UNet takes 9 input channels.
@@ -160,7 +224,8 @@ class DiffusionEngine:
         self.dtype = pipeline.unet.dtype
         self._lcm_lora_dir = lcm_lora_dir
         self._fast_pipeline = None
-        self._call_lock = threading.Lock()
+        # Re-entrant: a fast call builds the fast pipeline while it already holds the lock.
+        self._call_lock = threading.RLock()
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, *, variant: str | None = None, lcm_lora_dir: Path | None = None):
@@ -192,25 +257,51 @@ class DiffusionEngine:
         logger.info("diffusion engine loaded from %s on %s (%s)", model_dir, device, dtype)
         return cls(pipeline, lcm_lora_dir=lcm_lora_dir)
 
+    # ------------------------------------------------------------------ geometry
+
+    @property
+    def vae_scale_factor(self) -> int:
+        """Pixels per latent cell along each side (8 for SD 1.5)."""
+        return int(self.pipeline.vae_scale_factor)
+
+    @property
+    def working_size(self) -> int:
+        """The model's native side in pixels: ``unet.config.sample_size * vae_scale_factor``
+        (512 for SD 1.5). Crops smaller than this are padded up to it."""
+        sample_size = self.pipeline.unet.config.sample_size
+        if isinstance(sample_size, (tuple, list)):
+            sample_size = max(sample_size)
+        return int(sample_size) * self.vae_scale_factor
+
     # ------------------------------------------------------------------ derived pipelines
 
     @property
     def fast_pipeline(self):
-        """The LCM fast-mode pipeline: ``from_pipe`` of the main one (shared parameters)."""
-        if self._fast_pipeline is None:
-            from diffusers import LCMScheduler, StableDiffusionInpaintPipeline
+        """The LCM fast-mode pipeline: ``from_pipe`` of the main one (shared parameters).
 
-            if self._lcm_lora_dir is None:
-                raise WeightsUnavailableError(
-                    f"fast mode needs the LCM-LoRA weights: `python -m restoration weights download --model {LCM_LORA_NAME}`"
-                )
-            fast = StableDiffusionInpaintPipeline.from_pipe(
-                self.pipeline, scheduler=LCMScheduler.from_config(self.pipeline.scheduler.config)
-            )
-            fast.load_lora_weights(str(self._lcm_lora_dir), adapter_name="lcm")
-            fast.set_progress_bar_config(disable=True)
-            self._fast_pipeline = fast
+        Built once, under the call lock: loading the LoRA changes the shared UNet, so it must not
+        overlap a running call, and concurrent first requests must not load it twice.
+        """
+        if self._fast_pipeline is None:
+            with self._call_lock:
+                if self._fast_pipeline is None:
+                    self._fast_pipeline = self._build_fast_pipeline()
         return self._fast_pipeline
+
+    def _build_fast_pipeline(self):
+        from diffusers import LCMScheduler, StableDiffusionInpaintPipeline
+
+        if self._lcm_lora_dir is None:
+            raise WeightsUnavailableError(
+                f"fast mode needs the LCM-LoRA weights: `python -m restoration weights download --model {LCM_LORA_NAME}`"
+            )
+        fast = StableDiffusionInpaintPipeline.from_pipe(
+            self.pipeline, scheduler=LCMScheduler.from_config(self.pipeline.scheduler.config)
+        )
+        fast.load_lora_weights(str(self._lcm_lora_dir), adapter_name="lcm")
+        fast.set_progress_bar_config(disable=True)
+        fast.disable_lora()  # off until a fast call switches it on
+        return fast
 
     # ------------------------------------------------------------------ public calls
 
@@ -224,10 +315,15 @@ class DiffusionEngine:
     ) -> np.ndarray:
         """Repaint the masked part of ``image``.
 
+        The crop is padded by reflection to at least :attr:`working_size` (padding is known
+        context, never repainted), the mask is dilated to whole latent cells, and the result is
+        cropped back.
+
         Args:
-            image: (H, W, 3) float32 RGB in [0, 1]; ideally near the model's working size (512).
-            mask: (H, W) float in [0, 1]; pixels > 0.5 are repainted. An all-ones mask with
-                ``strength`` < 1 refines the whole crop (SDEdit).
+            image: (H, W, 3) float32 RGB in [0, 1], H and W >= 8; best near :attr:`working_size`.
+            mask: (H, W) float in [0, 1]; pixels > 0.5 are repainted, together with the rest of
+                every latent cell (``vae_scale_factor`` px square) they touch. An all-ones mask
+                with ``strength`` < 1 refines the whole crop (SDEdit).
             settings: sampler settings.
             callback: progress, called after every step.
 
@@ -236,13 +332,13 @@ class DiffusionEngine:
             VAE, so callers composite them back (``regions.composite``).
         """
         _check_pair(image, mask)
-        padded_image, padded_mask, (height, width) = _pad_to_multiple(image, mask, 8)
-        with self._call_lock:
+        canvas, canvas_mask, window = self._prepare(image, mask)
+        with self._unet_session(fast=settings.fast):
             if settings.resample > 1:
-                result = self._repaint(padded_image, padded_mask, settings, callback)
+                result = self._repaint(canvas, canvas_mask, settings, callback)
             else:
-                result = self._pipeline_call(padded_image, padded_mask, settings, callback)
-        return result[:height, :width]
+                result = self._pipeline_call(canvas, canvas_mask, settings, callback)
+        return np.ascontiguousarray(result[window])
 
     def damage_prior(
         self,
@@ -256,61 +352,85 @@ class DiffusionEngine:
     ) -> np.ndarray:
         """Where the model thinks the damage is (DiffEdit-style, with the 9-channel UNet).
 
-        The crop is encoded, noised to ``noise_level`` and denoised once with each prompt,
-        with an all-white mask so the UNet sees no known pixels (as for SDEdit); the absolute
-        difference of the two noise predictions, averaged over channels and ``samples`` noise
-        draws, marks regions the damage prompt explains better.
+        The crop (padded to the working size like :meth:`inpaint`) is encoded, noised to
+        ``noise_level`` and denoised once with each prompt, with an all-white mask so the UNet
+        sees no known pixels (as for SDEdit). The absolute difference of the two noise
+        predictions, averaged over latent channels and ``samples`` noise draws, marks regions the
+        damage prompt explains better. Noise predictions are in units of the unit-variance noise,
+        so the prior is that difference divided by :data:`DAMAGE_PRIOR_FULL_SCALE` and clipped:
+        values compare across windows and photos (no per-window normalisation).
 
         Args:
-            image: (H, W, 3) float32 RGB in [0, 1].
+            image: (H, W, 3) float32 RGB in [0, 1], H and W >= 8.
             noise_level: in (0, 1): fraction of the diffusion schedule to noise to.
             samples: noise draws to average, >= 1.
-            seed: random seed.
+            seed: random seed; the same seed and crop give the same prior.
+            damage_prompt / clean_prompt: the two text conditions compared.
 
         Returns:
-            (H, W) float32 in [0, 1], normalised so the 99th percentile is 1.
+            (H, W) float32 in [0, 1]; 1 means a prediction difference of at least
+            ``DAMAGE_PRIOR_FULL_SCALE``.
         """
-        import torch
-        import torch.nn.functional as F
-
         if not 0.0 < noise_level < 1.0:
             raise InputError(f"noise_level must be in (0, 1), got {noise_level}")
         if samples < 1:
             raise InputError(f"samples must be at least 1, got {samples}")
-        ones = np.ones(image.shape[:2], np.float32)
-        _check_pair(image, ones)
-        padded, _, (height, width) = _pad_to_multiple(image, ones, 8)
-        from diffusers import DDIMScheduler
-
-        pipe = self.pipeline
-        scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
-        with self._call_lock, torch.no_grad():
-            embeddings = self._text_embeddings([damage_prompt, clean_prompt])
-            latents = self._encode(padded)
-            unknown = torch.ones_like(latents[:, :1])
-            gray_latents = self._encode(np.full_like(padded, 0.5))
-            generator = torch.Generator("cpu").manual_seed(seed)
-            timestep = torch.tensor([int(noise_level * scheduler.config.num_train_timesteps)], device=self.device)
-            difference = torch.zeros_like(latents[:, 0])
-            for _ in range(samples):
-                noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(self.device)
-                noisy = scheduler.add_noise(latents, noise, timestep)
-                unet_input = torch.cat([noisy, unknown, gray_latents], dim=1).repeat(2, 1, 1, 1)
-                prediction = pipe.unet(unet_input, timestep, encoder_hidden_states=embeddings).sample
-                difference += (prediction[0] - prediction[1]).abs().mean(dim=0)
-            prior = F.interpolate(difference[None].float(), size=padded.shape[:2], mode="bilinear")[0, 0]
-        prior = prior.cpu().numpy()[:height, :width]
-        scale = float(np.percentile(prior, 99)) or 1.0
-        return np.clip(prior / scale, 0.0, 1.0).astype(np.float32)
+        nothing_known = np.zeros(image.shape[:2], np.float32)  # the UNet mask is all-white anyway
+        _check_pair(image, nothing_known)
+        canvas, _, window = self._prepare(image, nothing_known)
+        with self._unet_session(fast=False):
+            difference = self._prediction_difference(
+                canvas, noise_level=noise_level, samples=samples, seed=seed, prompts=[damage_prompt, clean_prompt]
+            )
+        return np.clip(difference[window] / DAMAGE_PRIOR_FULL_SCALE, 0.0, 1.0).astype(np.float32)
 
     # ------------------------------------------------------------------ internals
+
+    def _prepare(self, image: np.ndarray, mask: np.ndarray):
+        """Pad to the working size and dilate the mask to whole latent cells.
+
+        Returns (canvas (h, w, 3), canvas mask (h, w) in {0, 1}, window): ``canvas[window]`` is
+        the input crop.
+        """
+        canvas, canvas_mask, window = _pad_to_canvas(
+            image, mask, minimum=self.working_size, multiple=self.vae_scale_factor
+        )
+        return canvas, _dilate_to_cells(canvas_mask, self.vae_scale_factor), window
+
+    @contextlib.contextmanager
+    def _unet_session(self, *, fast: bool):
+        """Hold the call lock, set the LCM-LoRA state for this call and disable autograd.
+
+        Every path that runs the shared UNet enters here, so the LoRA is on exactly during fast
+        calls; it is switched off again when a fast call ends, even by an error.
+        """
+        import torch
+
+        with self._call_lock:
+            if fast:
+                self.fast_pipeline  # noqa: B018 - builds it (re-entrant lock) before the state is set
+            self._select_lora(fast)
+            try:
+                with torch.no_grad():
+                    yield
+            finally:
+                if fast:
+                    self._select_lora(False)
+
+    def _select_lora(self, fast: bool) -> None:
+        """The fast pipeline shares the UNet: its LoRA is active only for fast calls."""
+        if self._fast_pipeline is None:
+            return
+        if fast:
+            self._fast_pipeline.enable_lora()
+        else:
+            self._fast_pipeline.disable_lora()
 
     def _pipeline_call(self, image, mask, settings: InpaintSettings, callback: StepCallback | None) -> np.ndarray:
         import torch
 
         pipe = self.fast_pipeline if settings.fast else self.pipeline
-        self._select_lora(settings.fast)
-        total = _steps_run(settings)
+        total = settings.unet_steps
 
         def on_step_end(_pipe, step, _timestep, kwargs):
             if callback is not None:
@@ -333,29 +453,18 @@ class DiffusionEngine:
         )
         return np.clip(output.images[0], 0.0, 1.0).astype(np.float32)
 
-    def _select_lora(self, fast: bool) -> None:
-        """The fast pipeline shares the UNet: its LoRA is active only for fast calls."""
-        if self._fast_pipeline is None:
-            return
-        if fast:
-            self._fast_pipeline.enable_lora()
-        else:
-            self._fast_pipeline.disable_lora()
-
     def _repaint(self, image, mask, settings: InpaintSettings, callback: StepCallback | None) -> np.ndarray:
         """RePaint resampling in latent space with DDIM and the 9-channel UNet.
 
-        At every step the known region's latents are replaced by the input's latents noised to
-        the same level; each step is then re-noised and repeated ``settings.resample`` times so
-        the repainted region harmonises with its surroundings.
+        ``mask`` is already whole latent cells (see :meth:`_prepare`), so subsampling it gives
+        the latent mask exactly. At every step the known region's latents are replaced by the
+        input's latents noised to the same level; each step is then re-noised and repeated
+        ``settings.resample`` times so the repainted region harmonises with its surroundings.
         """
         import torch
-        import torch.nn.functional as F
         from diffusers import DDIMScheduler
 
-        self._select_lora(False)
-        pipe = self.pipeline
-        scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        scheduler = DDIMScheduler.from_config(self.pipeline.scheduler.config)
         scheduler.set_timesteps(settings.steps, device=self.device)
         timesteps = _strength_timesteps(scheduler.timesteps, settings.strength)
         generator = torch.Generator("cpu").manual_seed(settings.seed)
@@ -363,33 +472,30 @@ class DiffusionEngine:
         def randn(shape):
             return torch.randn(shape, generator=generator, dtype=self.dtype).to(self.device)
 
-        with torch.no_grad():
-            embeddings = self._text_embeddings([settings.negative_prompt, settings.prompt])
-            known = self._encode(image)
-            keep = (mask[..., None] <= 0.5).astype(np.float32)
-            masked_latents = self._encode(image * keep + 0.5 * (1.0 - keep))
-            latent_mask = F.interpolate(
-                torch.from_numpy((mask > 0.5).astype(np.float32))[None, None], size=known.shape[-2:]
-            ).to(self.device, self.dtype)
-            if settings.strength < 1.0:
-                latents = scheduler.add_noise(known, randn(known.shape), timesteps[:1])
-            else:
-                latents = randn(known.shape) * scheduler.init_noise_sigma
-            total = (len(timesteps) - 1) * settings.resample + 1
-            done = 0
-            for index, timestep in enumerate(timesteps):
-                rounds = settings.resample if index < len(timesteps) - 1 else 1
-                for round_index in range(rounds):
-                    latents = self._repaint_step(
-                        scheduler, latents, timestep, known, latent_mask, masked_latents, embeddings, settings, randn
-                    )
-                    if round_index < rounds - 1:
-                        latents = _renoise(scheduler, latents, timestep, randn)
-                    done += 1
-                    if callback is not None:
-                        callback(done, total)
-            decoded = self._decode(latents)
-        return decoded
+        embeddings = self._text_embeddings([settings.negative_prompt, settings.prompt])
+        known = self._encode(image)
+        keep = 1.0 - mask[..., None]
+        masked_latents = self._encode(image * keep + 0.5 * (1.0 - keep))
+        cell = self.vae_scale_factor
+        latent_mask = torch.from_numpy(np.ascontiguousarray(mask[::cell, ::cell]))[None, None].to(self.device, self.dtype)
+        if settings.strength < 1.0:
+            latents = scheduler.add_noise(known, randn(known.shape), timesteps[:1])
+        else:
+            latents = randn(known.shape) * scheduler.init_noise_sigma
+        total = settings.unet_steps  # (len(timesteps) - 1) * resample + 1
+        done = 0
+        for index, timestep in enumerate(timesteps):
+            rounds = settings.resample if index < len(timesteps) - 1 else 1
+            for round_index in range(rounds):
+                latents = self._repaint_step(
+                    scheduler, latents, timestep, known, latent_mask, masked_latents, embeddings, settings, randn
+                )
+                if round_index < rounds - 1:
+                    latents = _renoise(scheduler, latents, timestep, randn)
+                done += 1
+                if callback is not None:
+                    callback(done, total)
+        return self._decode(latents)
 
     def _repaint_step(self, scheduler, latents, timestep, known, latent_mask, masked_latents, embeddings, settings, randn):
         import torch
@@ -408,13 +514,37 @@ class DiffusionEngine:
             known_previous = known
         return latent_mask * previous + (1.0 - latent_mask) * known_previous
 
+    def _prediction_difference(self, image, *, noise_level: float, samples: int, seed: int, prompts: list[str]):
+        """(H, W) float32 >= 0: mean |eps(prompts[0]) - eps(prompts[1])| over latent channels and
+        ``samples`` noise draws, bilinearly upsampled to the image. In noise units."""
+        import torch
+        import torch.nn.functional as F
+        from diffusers import DDIMScheduler
+
+        scheduler = DDIMScheduler.from_config(self.pipeline.scheduler.config)
+        embeddings = self._text_embeddings(prompts)
+        latents = self._encode(image)
+        unknown = torch.ones_like(latents[:, :1])
+        gray_latents = self._encode(np.full_like(image, 0.5))
+        generator = torch.Generator("cpu").manual_seed(seed)
+        timestep = torch.tensor([int(noise_level * scheduler.config.num_train_timesteps)], device=self.device)
+        difference = torch.zeros_like(latents[:, 0], dtype=torch.float32)
+        for _ in range(samples):
+            noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(self.device)
+            noisy = scheduler.add_noise(latents, noise, timestep)
+            unet_input = torch.cat([noisy, unknown, gray_latents], dim=1).repeat(2, 1, 1, 1)
+            prediction = self.pipeline.unet(unet_input, timestep, encoder_hidden_states=embeddings).sample
+            difference += (prediction[0] - prediction[1]).abs().float().mean(dim=0)
+        difference = F.interpolate((difference / samples)[None], size=image.shape[:2], mode="bilinear")[0, 0]
+        return difference.cpu().numpy()
+
     def _text_embeddings(self, prompts: list[str]):
         """(len(prompts), 77, D) text embeddings, computed with the pipeline's own encoder."""
         embeddings, _ = self.pipeline.encode_prompt(prompts, self.device, 1, False)
         return embeddings
 
     def _encode(self, image: np.ndarray):
-        """(H, W, 3) in [0, 1] -> (1, 4, H/8, W/8) scaled latents (distribution mean: deterministic)."""
+        """(H, W, 3) in [0, 1] -> (1, 4, H/f, W/f) scaled latents (distribution mean: deterministic)."""
         import torch
 
         pixels = torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device, self.dtype) * 2.0 - 1.0
@@ -422,6 +552,7 @@ class DiffusionEngine:
         return vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
 
     def _decode(self, latents) -> np.ndarray:
+        """(1, 4, h, w) scaled latents -> (h*f, w*f, 3) float32 RGB in [0, 1]."""
         vae = self.pipeline.vae
         pixels = vae.decode(latents / vae.config.scaling_factor).sample
         return ((pixels[0].permute(1, 2, 0).float().cpu().numpy() + 1.0) / 2.0).clip(0.0, 1.0).astype(np.float32)
@@ -440,12 +571,12 @@ def _renoise(scheduler, latents, timestep, randn):
 
 def _strength_timesteps(timesteps, strength: float):
     """The tail of the schedule that ``strength`` keeps (as diffusers' img2img does)."""
-    keep = max(1, min(len(timesteps), int(round(len(timesteps) * strength))))
-    return timesteps[len(timesteps) - keep :]
+    return timesteps[len(timesteps) - _kept_steps(len(timesteps), strength) :]
 
 
-def _steps_run(settings: InpaintSettings) -> int:
-    return max(1, min(settings.steps, int(settings.steps * settings.strength)))
+def _kept_steps(steps: int, strength: float) -> int:
+    """RePaint: how many of ``steps`` scheduled steps ``strength`` keeps, in [1, steps]."""
+    return max(1, min(steps, int(round(steps * strength))))
 
 
 def _check_pair(image: np.ndarray, mask: np.ndarray) -> None:
@@ -454,13 +585,70 @@ def _check_pair(image: np.ndarray, mask: np.ndarray) -> None:
         raise InputError(f"mask must have shape {image.shape[:2]} to match the image, got {mask.shape}")
 
 
-def _pad_to_multiple(image: np.ndarray, mask: np.ndarray, multiple: int):
-    """Reflect-pad both to a multiple of ``multiple``; returns them and the original (H, W)."""
+def _pad_to_canvas(image: np.ndarray, mask: np.ndarray, *, minimum: int, multiple: int):
+    """Pad a crop to at least ``minimum`` px per side and to a multiple of ``multiple``.
+
+    The crop sits near the middle of the canvas, at an offset that is a multiple of ``multiple``
+    (so the latent grid of the canvas is the crop's own). The image is padded by reflection;
+    where a side needs more padding than one reflection gives (crop side - 1 px), by repeated
+    symmetric mirroring (``numpy.pad`` ``"symmetric"``; a 1-px side repeats its edge). The
+    mask is padded with 0: the padding is context the model conditions on (a mirror of the
+    crop's own pixels, which continues its edges), never content to produce. A reflected mask
+    would double holes touching the crop edge and spend the repaint on pixels that are thrown
+    away. (Damage touching the crop edge is mirrored into the context; the scratch stage passes
+    crops already filled by the classical inpainting, so that context is the repaired photo.)
+
+    Args:
+        image: (H, W, 3) float RGB.
+        mask: (H, W) float.
+        minimum: smallest canvas side, in pixels (the model's working size).
+        multiple: canvas sides are multiples of this (the VAE scale factor).
+
+    Returns:
+        (canvas (h, w, 3) float32, canvas mask (h, w) float32, window): ``canvas[window]`` is
+        the crop; h >= max(H, minimum), w >= max(W, minimum).
+    """
     height, width = mask.shape
-    pad_h, pad_w = -height % multiple, -width % multiple
-    image = np.pad(image.astype(np.float32), ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
-    mask = np.pad(mask.astype(np.float32), ((0, pad_h), (0, pad_w)), mode="reflect")
-    return np.ascontiguousarray(image), np.ascontiguousarray(mask), (height, width)
+    (top, bottom), (left, right) = (_padding(height, minimum, multiple), _padding(width, minimum, multiple))
+    canvas = image.astype(np.float32)
+    canvas = np.pad(canvas, ((top, bottom), (0, 0), (0, 0)), mode=_mirror_mode(height, top, bottom))
+    canvas = np.pad(canvas, ((0, 0), (left, right), (0, 0)), mode=_mirror_mode(width, left, right))
+    canvas_mask = np.pad(mask.astype(np.float32), ((top, bottom), (left, right)))
+    window = (slice(top, top + height), slice(left, left + width))
+    return np.ascontiguousarray(canvas), canvas_mask, window
+
+
+def _padding(size: int, minimum: int, multiple: int) -> tuple[int, int]:
+    """(before, after) padding that takes ``size`` to the smallest multiple of ``multiple`` that
+    is >= max(size, minimum); ``before`` is a multiple of ``multiple`` near half the total."""
+    target = max(size, minimum)
+    target = -(-target // multiple) * multiple
+    total = target - size
+    before = (total // 2) // multiple * multiple
+    return before, total - before
+
+
+def _mirror_mode(size: int, before: int, after: int) -> str:
+    """``"reflect"`` when one reflection covers the padding, else ``"symmetric"`` (repeated)."""
+    return "reflect" if max(before, after) <= size - 1 else "symmetric"
+
+
+def _dilate_to_cells(mask: np.ndarray, cell: int) -> np.ndarray:
+    """Mark every ``cell`` x ``cell`` latent cell that holds a pixel > 0.5 (max-pool to latent
+    size, nearest-upsample back).
+
+    Args:
+        mask: (H, W) float in [0, 1], H and W multiples of ``cell``.
+        cell: the VAE scale factor.
+
+    Returns:
+        (H, W) float32 in {0, 1}, constant on each cell, covering every pixel > 0.5.
+    """
+    height, width = mask.shape
+    if height % cell or width % cell:
+        raise InputError(f"mask sides must be multiples of {cell} to dilate to latent cells, got {mask.shape}")
+    cells = (mask > 0.5).reshape(height // cell, cell, width // cell, cell).any(axis=(1, 3))
+    return np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1).astype(np.float32)
 
 
 def _check_loaded(pipeline) -> None:
@@ -510,3 +698,163 @@ def reset_engine() -> None:
     global _engine
     with _engine_lock:
         _engine = None
+
+
+# ---------------------------------------------------------------------------- ZeroGPU
+#
+# From the ZeroGPU documentation (https://huggingface.co/docs/hub/spaces-zerogpu) and the
+# `spaces` package: `@spaces.GPU` is effect-free off ZeroGPU; `duration` may be a callable that
+# takes the decorated function's own arguments and returns seconds; the model is loaded and moved
+# to "cuda" at startup in the main process (`import spaces` patches torch so that works without a
+# GPU), and each decorated call runs in a forked worker that receives its arguments and returns
+# its result through pickling. Hence one module-level trampoline decorated once, whose arguments
+# name the function to run and the work it does.
+
+
+def gpu_duration(windows: int, steps: int) -> int:
+    """Seconds of ZeroGPU time to request for diffusion work.
+
+    ``GPU_OVERHEAD_SECONDS + windows * (GPU_SECONDS_PER_WINDOW + steps * GPU_SECONDS_PER_STEP)``,
+    rounded up and clamped to [``GPU_MIN_SECONDS``, ``GPU_MAX_SECONDS``]. A tight estimate
+    matters: shorter requests get higher queue priority, and a request above the visitor's
+    remaining daily quota is refused.
+
+    Args:
+        windows: working-size windows the work runs the model on, >= 1.
+        steps: UNet evaluations per window, >= 1 (``InpaintSettings.unet_steps``; for
+            :meth:`DiffusionEngine.damage_prior`, its ``samples``).
+
+    Returns:
+        Seconds, an int in [GPU_MIN_SECONDS, GPU_MAX_SECONDS].
+    """
+    if windows < 1 or steps < 1:
+        raise InputError(f"gpu_duration needs at least 1 window and 1 step, got windows={windows}, steps={steps}")
+    seconds = GPU_OVERHEAD_SECONDS + windows * (GPU_SECONDS_PER_WINDOW + steps * GPU_SECONDS_PER_STEP)
+    return int(min(GPU_MAX_SECONDS, max(GPU_MIN_SECONDS, math.ceil(seconds))))
+
+
+def run_on_gpu(function: Callable[..., Any], /, *args: Any, windows: int, steps: int, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, on a ZeroGPU GPU when running on a ZeroGPU Space.
+
+    On ZeroGPU (``SPACES_ZERO_GPU`` set and ``spaces`` importable) the call goes through
+    ``spaces.GPU`` with ``duration = gpu_duration(windows, steps)``; elsewhere ``function`` runs
+    directly in this process. Pass only diffusion work here (classical work and file I/O do not
+    need the GPU and would spend the visitor's quota).
+
+    ZeroGPU runs the call in a forked worker process, so: ``function`` must be a module-level
+    function (it is pickled by reference), ``args``/``kwargs`` and the return value must be
+    picklable (numpy arrays, dataclasses such as ``InpaintSettings``; no closures, locks, the
+    engine itself or CUDA tensors), and the function gets the engine with :func:`get_engine`.
+
+    Args:
+        function: a module-level function.
+        windows, steps: the work, for :func:`gpu_duration`; not passed to ``function``.
+
+    Raises:
+        TypeError: ``function``, or a function among the arguments, is not module-level
+            (checked everywhere, so the mistake shows up in tests and the CLI, not only on the
+            Space, where pickling would fail).
+    """
+    _check_importable(function)
+    _check_arguments(args, kwargs)
+    gpu_duration(windows, steps)  # refuse bad figures before any work
+    runner = _zero_gpu_runner() if _on_zero_gpu() else None
+    if runner is None:
+        return function(*args, **kwargs)
+    return runner(function, args, kwargs, windows, steps)
+
+
+def preload_for_zero_gpu() -> bool:
+    """On a ZeroGPU Space, load the engine now, in the main process, onto "cuda".
+
+    Call once at startup (the app's ``__main__``, before ``launch``). ZeroGPU wants the model
+    loaded and ``.to("cuda")``-ed outside the GPU functions, at startup: ``import spaces`` patches
+    torch so that CUDA placement works without a GPU attached, and every forked GPU worker then
+    inherits the loaded weights instead of loading them per request. Also decorates the GPU
+    trampoline now, and loads the LCM-LoRA when its weights are present.
+
+    Loads local weights only (never downloads). Does nothing off ZeroGPU or without the weights.
+    Never raises: problems are logged, and the app then loads lazily or runs classical.
+
+    Returns:
+        True when the engine is loaded, else False.
+    """
+    if not _on_zero_gpu():
+        return False
+    try:
+        if _zero_gpu_runner() is None:
+            return False
+        if not diffusion_available():
+            logger.info("ZeroGPU: no local diffusion weights; the app runs the classical engine")
+            return False
+        loaded = get_engine()
+    except Exception:  # startup must go on: log the cause, the app falls back to classical
+        logger.exception("ZeroGPU: could not preload the diffusion engine")
+        return False
+    if loaded._lcm_lora_dir is not None:
+        try:
+            loaded.fast_pipeline  # noqa: B018 - the LoRA is loaded once here, not in every worker
+        except Exception:  # fast mode then loads on first use, or reports its own error
+            logger.exception("ZeroGPU: could not preload the LCM-LoRA fast mode")
+    return True
+
+
+def _on_zero_gpu() -> bool:
+    """True on a ZeroGPU Space: ``SPACES_ZERO_GPU`` is 1/t/true, as the ``spaces`` package reads it."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
+
+
+_gpu_runner: tuple[Any, Callable[..., Any]] | None = None
+_gpu_runner_lock = threading.Lock()
+
+
+def _zero_gpu_runner() -> Callable[..., Any] | None:
+    """:func:`_gpu_task` decorated by ``spaces.GPU`` with a dynamic duration (once per
+    ``spaces`` module), or None when ``spaces`` is not installed."""
+    global _gpu_runner
+    try:
+        import spaces
+    except ImportError:
+        logger.warning("SPACES_ZERO_GPU is set but the `spaces` package is not installed; running without ZeroGPU")
+        return None
+    with _gpu_runner_lock:
+        if _gpu_runner is None or _gpu_runner[0] is not spaces:
+            _gpu_runner = (spaces, spaces.GPU(_gpu_task, duration=_gpu_task_duration))
+        return _gpu_runner[1]
+
+
+def _gpu_task(function, args, kwargs, windows, steps):
+    """The one ``spaces.GPU`` function: runs ``function(*args, **kwargs)`` in the GPU worker."""
+    return function(*args, **kwargs)
+
+
+def _gpu_task_duration(function, args, kwargs, windows, steps) -> int:
+    """ZeroGPU's dynamic duration: called with :func:`_gpu_task`'s own arguments."""
+    return gpu_duration(windows, steps)
+
+
+def _check_importable(function, *, what: str = "run_on_gpu needs a module-level function") -> None:
+    """Refuse what the ZeroGPU worker cannot receive: pickle sends functions (and classes) by
+    module and qualified name, so closures, lambdas and bound methods cannot cross. A
+    ``functools.partial`` crosses when its function and arguments do."""
+    if isinstance(function, functools.partial):
+        for part in (function.func, *function.args, *function.keywords.values()):
+            if callable(part):
+                _check_importable(part, what=what)
+        return
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    found = module
+    for part in (getattr(function, "__qualname__", "") or "<none>").split("."):
+        found = getattr(found, part, None)
+    if found is not function:
+        raise TypeError(
+            f"{what} (it is pickled to the ZeroGPU worker), got {function!r}; "
+            "move it to module level and pass its data as arguments (get the engine with get_engine() inside)"
+        )
+
+
+def _check_arguments(args: tuple, kwargs: dict) -> None:
+    """Callables among the arguments must cross to the worker too (e.g. no local closures)."""
+    for value in (*args, *kwargs.values()):
+        if callable(value) and not isinstance(value, type):
+            _check_importable(value, what="run_on_gpu arguments that are functions must be module-level functions")

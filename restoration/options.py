@@ -1,17 +1,27 @@
-"""Options of one restoration request, validated once, shared by the pipeline and the stages."""
+"""Options of one restoration request: what is common to every stage, plus one options object
+per stage (declared by the stage module), validated once and shared by the pipeline and stages.
+
+A stage's options class is a frozen dataclass that validates its own values in
+``__post_init__``. Its fields describe themselves through ``dataclasses.field(metadata=...)``:
+``help`` (one line for the command line and the app), ``choices`` for a string option, or
+``input`` (``"mask"`` or ``"reference"``) for an array the user supplies as a file. The command
+line derives its flags from these fields (:func:`option_fields`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["ENGINES", "MASK_MODES", "RestoreOptions"]
+__all__ = ["ENGINES", "MAX_STEPS", "OptionField", "RestoreOptions", "option_fields", "check_user_mask"]
 
 ENGINES = ("auto", "classical", "diffusion")
-MASK_MODES = ("add", "replace")
 MAX_STEPS = 200
 
 
@@ -24,36 +34,84 @@ class RestoreOptions:
             classical), ``"classical"`` (no weights needed) or ``"diffusion"``.
         seed: random seed for the diffusion engine, >= 0; same seed and input, same output.
         steps: denoising steps, 1..200, or None for the sampler's default (25; fast mode 4).
-        sensitivity: scratch detection sensitivity in [0, 1]; higher finds fainter damage.
-        mask: user mask (H, W) float in [0, 1], 1 = damaged, at the photo's size, or None.
-        mask_mode: ``"add"`` (union with the detected mask) or ``"replace"`` (skip detection).
         fast: LCM-LoRA fast mode (4-8 steps) for the diffusion engine.
-        resample: RePaint resampling rounds per step for diffusion inpainting (1 = off).
-        damage_prior: sharpen scratch detection with the diffusion model's damage prior.
+        stages: per-stage options by stage name, e.g. ``{"scratch": ScratchOptions(sensitivity=0.6)}``;
+            a stage that is not named here runs with its defaults. Naming a stage that is not
+            requested is an error (see :func:`restoration.pipeline.restore`).
+
+    Example:
+        >>> from restoration.stages.scratch import ScratchOptions
+        >>> options = RestoreOptions(engine="classical", stages={"scratch": ScratchOptions(sensitivity=0.6)})
     """
 
     engine: str = "auto"
     seed: int = 0
     steps: int | None = None
-    sensitivity: float = 0.5
-    mask: np.ndarray | None = None
-    mask_mode: str = "add"
     fast: bool = False
-    resample: int = 1
-    damage_prior: bool = False
+    stages: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise InputError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
-        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
             raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if self.steps is not None and not 1 <= self.steps <= MAX_STEPS:
             raise InputError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
-        if not 0.0 <= self.sensitivity <= 1.0:
-            raise InputError(f"sensitivity must be between 0 and 1, got {self.sensitivity}")
-        if self.mask_mode not in MASK_MODES:
-            raise InputError(f"mask mode must be one of {', '.join(MASK_MODES)}; got {self.mask_mode!r}")
-        if self.mask is not None and (self.mask.ndim != 2 or not np.isfinite(self.mask).all()):
-            raise InputError(f"the mask must be a 2-D (H, W) array of values in [0, 1], got shape {self.mask.shape}")
-        if self.resample < 1:
-            raise InputError(f"resample must be at least 1 (1 = off), got {self.resample}")
+        if not isinstance(self.stages, Mapping):
+            raise InputError(f"stages must map stage names to their options, got {type(self.stages).__name__}")
+        object.__setattr__(self, "stages", MappingProxyType(dict(self.stages)))
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One user-facing option of a stage, read from its options dataclass.
+
+    Attributes:
+        name: the dataclass field name (``mask_mode``); the command-line flag is ``--mask-mode``.
+        default: the default value.
+        kind: ``bool``, ``int``, ``float`` or ``str``.
+        help: one line for the command line and the app.
+        choices: allowed values of a string option, or None.
+    """
+
+    name: str
+    default: object
+    kind: type
+    help: str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def option_fields(options_class: type) -> list[OptionField]:
+    """The options of ``options_class`` that a user sets by value (fields with ``help`` metadata).
+
+    Fields with ``input`` metadata (arrays supplied as files) are not included.
+    """
+    fields = []
+    for item in dataclasses.fields(options_class):
+        if "help" not in item.metadata:
+            continue
+        fields.append(
+            OptionField(
+                name=item.name,
+                default=item.default,
+                kind=type(item.default),
+                help=item.metadata["help"],
+                choices=tuple(item.metadata["choices"]) if "choices" in item.metadata else None,
+            )
+        )
+    return fields
+
+
+def check_user_mask(mask: np.ndarray | None) -> None:
+    """Refuse a user mask that is not a finite (H, W) array of values in [0, 1] (None passes)."""
+    if mask is None:
+        return
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.number) and mask.dtype != bool:
+        raise InputError(f"the mask must be a 2-D (H, W) array of values in [0, 1], got shape {mask.shape}")
+    if mask.size and not (np.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1):
+        raise InputError("the mask's values must be in [0, 1] (1 = damaged); divide an 8-bit mask by 255")

@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import engine as diffusion
-from .errors import InputError
+from .errors import InputError, WeightsUnavailableError
 from .options import RestoreOptions
 from .stages import scratch
-from .stages.context import ProgressCallback, StageContext
+from .stages.context import ProgressCallback, Stage, StageContext
 from .validation import check_mask_size, check_rgb
 
 __all__ = [
+    "STAGES",
     "TASKS",
     "RestoreOptions",
     "StageReport",
@@ -32,13 +33,16 @@ __all__ = [
     "detect_scratches",
     "engine_status",
     "parse_tasks",
+    "stage_named",
 ]
 
 logger = logging.getLogger(__name__)
 
-_STAGES = {scratch.NAME: scratch.run}
-TASKS = tuple(_STAGES)
-"""Available tasks, in the order they run."""
+STAGES: tuple[Stage, ...] = (scratch.STAGE,)
+"""Every stage, in the order they run. A new stage is its module and one entry here."""
+
+TASKS = tuple(stage.name for stage in STAGES)
+"""Available tasks, in the order they run (the names of ``STAGES``; code reads ``STAGES``)."""
 
 _PLANNED_TASKS = ("denoise", "face", "colorize")
 _WEIGHTS_HINT = "python -m restoration weights download"
@@ -85,17 +89,25 @@ class EngineStatus:
     message: str
 
 
+def stage_named(name: str) -> Stage:
+    """The stage called ``name``; InputError naming the available ones otherwise."""
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    available = ", ".join(stage.name for stage in STAGES)
+    if name in _PLANNED_TASKS:
+        raise InputError(f"the {name!r} task is not available yet; available: {available}")
+    raise InputError(f"unknown task {name!r}; choose from {available}")
+
+
 def parse_tasks(tasks: str | Iterable[str]) -> tuple[str, ...]:
     """Validate tasks (a comma-separated string or names) and put them in running order."""
     names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
     if not names:
-        raise InputError(f"no task given; choose from {', '.join(TASKS)}")
+        raise InputError(f"no task given; choose from {', '.join(stage.name for stage in STAGES)}")
     for name in names:
-        if name in _PLANNED_TASKS:
-            raise InputError(f"the {name!r} task is not available yet; available: {', '.join(TASKS)}")
-        if name not in _STAGES:
-            raise InputError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
-    return tuple(name for name in TASKS if name in names)
+        stage_named(name)
+    return tuple(stage.name for stage in STAGES if stage.name in names)
 
 
 def engine_status() -> EngineStatus:
@@ -119,20 +131,71 @@ def engine_status() -> EngineStatus:
 
 
 def _select_engine(requested: str) -> tuple[str, object | None, list[str]]:
-    """(engine name, DiffusionEngine or None, notices) for the requested engine."""
+    """(engine name, DiffusionEngine or None, notices) for the requested engine.
+
+    ``auto`` falls back to the classical engine, with a notice naming the problem, when the
+    weights are here but fail to load; ``diffusion`` raises instead.
+    """
     if requested == "classical":
         return "classical", None, []
     if requested == "diffusion":
         return "diffusion", diffusion.get_engine(), []
     status = engine_status()
-    if status.default_engine == "diffusion":
+    if status.default_engine != "diffusion":
+        return "classical", None, [_plain(status.message)]
+    try:
         return "diffusion", diffusion.get_engine(), []
-    return "classical", None, [status.message.replace("**", "")]
+    except WeightsUnavailableError as error:
+        logger.warning("auto engine: the diffusion model did not load, running the classical engine: %s", error)
+        return "classical", None, [f"The diffusion model could not be loaded ({error}); the classical engine ran instead."]
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("**", "")
+
+
+def _stage_options(names: tuple[str, ...], options: RestoreOptions, image_shape: tuple[int, ...]) -> dict[str, object]:
+    """Each requested stage's options (given or default), checked against the request.
+
+    Raises InputError for options of a stage that is not requested, options of the wrong
+    type, a user mask of the wrong size, combinations a stage refuses, and options that need
+    the diffusion engine when the classical one was chosen.
+    """
+    for name in options.stages:
+        stage = stage_named(name)
+        if name not in names:
+            raise InputError(
+                f"options were given for the {name} task, which is not requested ({', '.join(names)}); "
+                f"add {name} to the tasks or drop its options"
+            )
+        if not isinstance(options.stages[name], stage.options):
+            raise InputError(
+                f"the {name} task takes {stage.options.__name__}, got {type(options.stages[name]).__name__}"
+            )
+    chosen = {}
+    for name in names:
+        stage_options = options.stages.get(name) or stage_named(name).options()
+        mask = getattr(stage_options, "mask", None)
+        if mask is not None:
+            check_mask_size(mask, image_shape)
+        if hasattr(stage_options, "check"):
+            stage_options.check(options)
+        if options.engine == "classical" and _diffusion_only(stage_options):
+            raise InputError(
+                f"{', '.join(_diffusion_only(stage_options))} need the diffusion engine, but the classical "
+                "engine was chosen; choose diffusion (or auto) or drop them"
+            )
+        chosen[name] = stage_options
+    return chosen
+
+
+def _diffusion_only(stage_options: object) -> list[str]:
+    return stage_options.diffusion_only() if hasattr(stage_options, "diffusion_only") else []
 
 
 def restore(
     image: np.ndarray,
-    tasks: str | Iterable[str] = TASKS,
+    tasks: str | Iterable[str] | None = None,
     options: RestoreOptions = RestoreOptions(),
     *,
     progress: ProgressCallback | None = None,
@@ -141,32 +204,43 @@ def restore(
 
     Args:
         image: (H, W, 3) float32 RGB in [0, 1] (``imageio.Photo.pixels``).
-        tasks: stage names or a comma-separated string; they run in the order of ``TASKS``.
-        options: engine, seed, steps, sensitivity, user mask, ...
+        tasks: stage names or a comma-separated string, or None for every stage; they run in
+            the order of ``STAGES``.
+        options: engine, seed, steps, fast, and per-stage options (``options.stages``).
         progress: called as ``progress(fraction in [0, 1], description)``.
 
     Returns:
         RestorationResult with an image of the input's size. A grayscale input (three equal
-        channels) comes back grayscale.
+        channels) stays grayscale through every stage but one that adds colour (colorize).
 
     Raises:
         InputError: bad image, task or option. WeightsUnavailableError: ``engine="diffusion"``
-        without weights.
+        without weights (``auto`` falls back to the classical engine with a notice).
     """
     image = check_rgb(image)
-    names = parse_tasks(tasks)
-    if options.mask is not None:
-        check_mask_size(options.mask, image.shape)
-    grayscale = _is_gray(image)
+    names = parse_tasks([stage.name for stage in STAGES] if tasks is None else tasks)
+    stage_options = _stage_options(names, options, image.shape)
     engine_name, engine, notices = _select_engine(options.engine)
+    if engine is None:
+        notices += _unused_diffusion_options(stage_options)
     result = RestorationResult(image=image.astype(np.float32, copy=True), engine=engine_name, notices=notices)
+    grayscale = _is_gray(image)
     for index, name in enumerate(names):
-        span = (index / len(names), (index + 1) / len(names))
-        context = StageContext(options=options, engine=engine, progress=progress, span=span)
+        stage = stage_named(name)
+        context = StageContext(
+            options=options,
+            stage_options=stage_options[name],
+            engine=engine,
+            progress=progress,
+            span=(index / len(names), (index + 1) / len(names)),
+        )
         started = time.perf_counter()
-        output = _STAGES[name](result.image, context)
+        output = stage.run(result.image, context)
         seconds = time.perf_counter() - started
-        result.image = _gray(output.image) if grayscale else output.image
+        if grayscale and not stage.adds_colour:
+            result.image = _gray(output.image)
+        else:
+            result.image, grayscale = output.image, _is_gray(output.image)
         if output.mask is not None:
             result.masks[name] = output.mask
         result.stages.append(StageReport(name, round(seconds, 3), output.findings))
@@ -176,9 +250,18 @@ def restore(
     return result
 
 
+def _unused_diffusion_options(stage_options: dict[str, object]) -> list[str]:
+    """Notices for options that only the diffusion engine honours, when ``auto`` ran classical."""
+    return [
+        f"{', '.join(_diffusion_only(value))} ({name}) not used: the classical engine ran"
+        for name, value in stage_options.items()
+        if _diffusion_only(value)
+    ]
+
+
 def detect_scratches(image: np.ndarray, *, sensitivity: float = 0.5) -> np.ndarray:
     """Scratch mask of ``image`` (H, W, 3) float32 in [0, 1] -> (H, W) float32 in {0, 1}."""
-    return scratch.detect(image, sensitivity=sensitivity)
+    return scratch.detect(check_rgb(image), sensitivity=sensitivity)
 
 
 def _is_gray(image: np.ndarray) -> bool:

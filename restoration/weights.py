@@ -5,6 +5,13 @@ repository pinned to a commit, or a URL), sha256, size, licence and the stages t
 Resolving is purely local and fails fast: nothing here touches the network unless
 :func:`download` is called (``python -m restoration weights download``).
 
+Which models a command handles: explicit names win; otherwise the models the given stages need
+(:func:`models_for`, from each entry's ``used_by``), never the ``opt_in`` ones (e.g. a
+non-commercial licence), and the fast-mode LoRA only in fast mode. The command line passes the
+enabled stages, so ``weights download`` fetches what the app can use today and nothing more::
+
+    weights.download(names or None, stages=ENABLED_STAGE_NAMES)
+
 Hub files live in the standard hub cache (``HF_HUB_CACHE``, or ``RESTORATION_CACHE_DIR`` when
 set), so a Space or a machine that already has the model shares it. URL files live in
 ``<cache>/restoration/<model name>/``.
@@ -18,6 +25,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +40,8 @@ __all__ = [
     "manifest_path",
     "load_manifest",
     "cache_dir",
+    "models_for",
+    "select",
     "resolve",
     "file_states",
     "download",
@@ -55,7 +65,12 @@ class WeightFile:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One manifest entry. ``source_type`` is ``"hub"`` (``repo`` + ``revision``) or ``"url"``."""
+    """One manifest entry. ``source_type`` is ``"hub"`` (``repo`` + ``revision``) or ``"url"``.
+
+    ``used_by`` names the stages that load the model; ``fast_mode_only`` marks a model needed
+    only by the LCM fast mode; ``opt_in`` marks a model that is never selected by stage (only
+    by its name), e.g. because of a non-commercial licence.
+    """
 
     name: str
     description: str
@@ -67,6 +82,8 @@ class ModelEntry:
     licence: str | None
     used_by: tuple[str, ...]
     files: tuple[WeightFile, ...]
+    fast_mode_only: bool = False
+    opt_in: bool = False
 
     @property
     def pinned(self) -> bool:
@@ -119,7 +136,16 @@ def _parse_entry(name: str, raw: dict) -> ModelEntry:
         licence=raw.get("licence"),
         used_by=tuple(raw.get("used_by") or ()),
         files=tuple(WeightFile(f["path"], f.get("sha256"), f.get("size")) for f in raw["files"]),
+        fast_mode_only=_flag(raw, "fast_mode_only"),
+        opt_in=_flag(raw, "opt_in"),
     )
+
+
+def _flag(raw: dict, key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise TypeError(f"{key} must be true or false, got {value!r}")
+    return value
 
 
 def _is_commit(revision: str | None) -> bool:
@@ -152,6 +178,71 @@ def _local_file(entry: ModelEntry, weight_file: WeightFile) -> Path | None:
     return Path(found) if isinstance(found, str) and Path(found).is_file() else None
 
 
+def models_for(
+    stages: Iterable[str], *, manifest: dict[str, ModelEntry] | None = None, fast_mode: bool = True
+) -> dict[str, ModelEntry]:
+    """The models that the given stages load, in manifest order.
+
+    Args:
+        stages: stage names, e.g. ``("scratch",)`` (the pipeline's enabled stages). A model is
+            selected when one of them is in its ``used_by``. Unknown names select nothing.
+        manifest: ``{name: ModelEntry}``; default :func:`load_manifest`.
+        fast_mode: also select the models only the LCM fast mode needs (``fast_mode_only``).
+
+    Returns:
+        ``{name: ModelEntry}``, never an ``opt_in`` model (those are fetched only by name).
+
+    Raises:
+        InputError: ``stages`` is a single string rather than a collection of names.
+    """
+    if isinstance(stages, str):
+        raise InputError(f"stages must be a collection of stage names, got the string {stages!r}; use ({stages!r},)")
+    wanted = set(stages)
+    manifest = load_manifest() if manifest is None else manifest
+    return {
+        name: entry
+        for name, entry in manifest.items()
+        if wanted.intersection(entry.used_by) and not entry.opt_in and (fast_mode or not entry.fast_mode_only)
+    }
+
+
+def select(
+    names: Iterable[str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    manifest: dict[str, ModelEntry] | None = None,
+    fast_mode: bool = True,
+) -> dict[str, ModelEntry]:
+    """The models a ``weights`` command handles.
+
+    Args:
+        names: explicit model names; when given (non-empty) they win over ``stages``, and an
+            ``opt_in`` model is selected only this way.
+        stages: the enabled stages (see :func:`models_for`); None = every stage in the manifest.
+        manifest: ``{name: ModelEntry}``; default :func:`load_manifest`.
+        fast_mode: include the fast-mode models (``fast_mode_only``) when selecting by stage.
+
+    Returns:
+        ``{name: ModelEntry}`` in manifest order (names: in the order given).
+
+    Raises:
+        InputError: an unknown model name (the message lists the known ones), or ``names`` or
+            ``stages`` given as a single string.
+    """
+    if isinstance(names, str):
+        raise InputError(f"names must be a collection of model names, got the string {names!r}; use [{names!r}]")
+    manifest = load_manifest() if manifest is None else manifest
+    names = list(names or ())
+    if names:
+        unknown = [name for name in names if name not in manifest]
+        if unknown:
+            raise InputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(manifest)}")
+        return {name: manifest[name] for name in names}
+    if stages is None:
+        stages = {stage for entry in manifest.values() for stage in entry.used_by}
+    return models_for(stages, manifest=manifest, fast_mode=fast_mode)
+
+
 def resolve(name: str, *, manifest: dict[str, ModelEntry] | None = None) -> Path:
     """The local folder holding every file of model ``name`` (a hub snapshot folder).
 
@@ -179,11 +270,18 @@ def _root_of(local: Path, relative: str) -> Path:
     return Path(str(local)[: -len(relative)].rstrip("/\\")) if str(local).endswith(relative) else local.parent
 
 
-def file_states(*, manifest: dict[str, ModelEntry] | None = None, check_hashes: bool = False) -> list[FileState]:
-    """Status (``check_hashes=False``) or verification (``True``) of every manifest file."""
-    manifest = manifest or load_manifest()
+def file_states(
+    names: Iterable[str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    manifest: dict[str, ModelEntry] | None = None,
+    fast_mode: bool = True,
+    check_hashes: bool = False,
+) -> list[FileState]:
+    """Status (``check_hashes=False``) or verification (``True``) of the files of the selected
+    models (:func:`select`: ``names``, else what ``stages`` need, else every model not opt-in)."""
     states = []
-    for entry in manifest.values():
+    for entry in select(names, stages=stages, manifest=manifest, fast_mode=fast_mode).values():
         for weight_file in entry.files:
             local = _local_file(entry, weight_file)
             states.append(_state_of(entry, weight_file, local, check_hashes))
@@ -206,12 +304,21 @@ def _state_of(entry: ModelEntry, weight_file: WeightFile, local: Path | None, ch
     return FileState(entry.name, weight_file.path, "ok", local)
 
 
-def verify(*, manifest: dict[str, ModelEntry] | None = None) -> list[FileState]:
-    """Check present files against their size and sha256; files without a published sha256
-    (and hub entries without a full commit) are reported as ``unpinned``."""
-    states = file_states(manifest=manifest, check_hashes=True)
-    manifest = manifest or load_manifest()
-    for entry in manifest.values():
+def verify(
+    names: Iterable[str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    manifest: dict[str, ModelEntry] | None = None,
+    fast_mode: bool = True,
+) -> list[FileState]:
+    """Check the selected models' files (:func:`select`) against their size and sha256.
+
+    Missing files are ``missing``; files without a published sha256 (and hub entries without a
+    full commit) are reported as ``unpinned``.
+    """
+    chosen = select(names, stages=stages, manifest=manifest, fast_mode=fast_mode)
+    states = file_states(manifest=chosen, check_hashes=True)
+    for entry in chosen.values():
         if entry.source_type == "hub" and not _is_commit(entry.revision):
             states.append(FileState(entry.name, "(revision)", "unpinned", None, "no full commit hash in the manifest"))
     return states
@@ -226,26 +333,36 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(names: list[str] | None = None, *, manifest: dict[str, ModelEntry] | None = None) -> list[FileState]:
-    """Fetch the listed models (all when ``names`` is None) and verify what was fetched.
+def download(
+    names: Iterable[str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    manifest: dict[str, ModelEntry] | None = None,
+    fast_mode: bool = True,
+) -> list[FileState]:
+    """Fetch the selected models and verify what was fetched.
 
-    Hub files come from the pinned revision; URL files are checked against their sha256
-    before they are moved into place. Raises WeightsUnavailableError when the source cannot
-    be reached (the message names the model and the reason).
+    Selection (:func:`select`): the named models when ``names`` is given (an ``opt_in`` model
+    only this way); otherwise the models ``stages`` need (:func:`models_for`); with neither,
+    every model that is not opt-in. Hub files come from the pinned revision; URL files are
+    checked against their sha256 before they are moved into place.
+
+    Raises:
+        InputError: an unknown model name.
+        WeightsUnavailableError: a source cannot be reached (the message names the model and
+            the reason).
     """
-    manifest = manifest or load_manifest()
-    unknown = [name for name in names or () if name not in manifest]
-    if unknown:
-        raise InputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(manifest)}")
-    chosen = [manifest[name] for name in names] if names else list(manifest.values())
-    for entry in chosen:
+    chosen = select(names, stages=stages, manifest=manifest, fast_mode=fast_mode)
+    for entry in chosen.values():
+        if entry.opt_in:
+            logger.warning("%s is opt-in (licence %s): review its terms before use", entry.name, entry.licence)
         try:
             _download_entry(entry)
         except WeightsUnavailableError:
             raise
         except Exception as error:  # network and hub errors come in many types
             raise WeightsUnavailableError(f"could not download {entry.name}: {error}") from error
-    return verify(manifest={entry.name: entry for entry in chosen})
+    return verify(manifest=chosen)
 
 
 def _download_entry(entry: ModelEntry) -> None:

@@ -198,62 +198,16 @@ def test_an_unexpected_failure_is_logged_and_explained_in_one_line(
 
 def test_each_request_writes_into_its_own_new_folder(client, scratched_photo, monkeypatch):
     folders = []
-    fresh_output_dir = app._fresh_output_dir
+    fresh_output_dir = app.outputs.fresh_output_dir
 
-    def spy():
-        folders.append(fresh_output_dir())
+    def spy(**kwargs):
+        folders.append(fresh_output_dir(**kwargs))
         return folders[-1]
 
-    monkeypatch.setattr(app, "_fresh_output_dir", spy)
+    monkeypatch.setattr(app.outputs, "fresh_output_dir", spy)
     for _ in range(2):
         client.predict(handle_file(scratched_photo[0]), api_name="/restore_scratches")
 
     assert len(folders) == 2 and folders[0] != folders[1]
     for folder in folders:
         assert [p.name for p in folder.iterdir()] == ["scratched-restored.png"]
-
-
-# The page's mask editor, as plain functions (the browser test drives the real widget).
-
-
-def editor_with_a_detected_line():
-    """(photo 200x100, detected mask with one line, editor value, detection state)."""
-    from restoration import imageio
-
-    photo = imageio.load_photo(np.zeros((100, 200, 3), np.float32))
-    detected = np.zeros((100, 200), np.float32)
-    detected[50, 10:190] = 1.0
-    value, detection = app._editor_value(photo, detected)
-    return photo, detected, value, detection
-
-
-def test_an_untouched_editor_gives_the_full_resolution_detected_mask():
-    photo, detected, value, detection = editor_with_a_detected_line()
-    assert value["background"].size == (app.EDITOR_SIDE, app.EDITOR_SIDE)
-
-    mask, mode = app._mask_from_editor(value, detection, photo)
-
-    assert mode == "replace"
-    assert np.array_equal(mask, detected)
-
-
-def test_painting_and_erasing_in_the_editor_replace_the_detected_mask():
-    photo, _, value, detection = editor_with_a_detected_line()
-    layer = value["layers"][0].copy()
-    left, top, w, h = detection["box"]
-    layer[top : top + h, left : left + w // 2, 3] = 0  # erase the left half
-    layer[top : top + 20, left + w - 30 : left + w, 3] = app.MASK_ALPHA  # paint a corner
-    value["layers"] = [layer]
-
-    mask, mode = app._mask_from_editor(value, detection, photo)
-
-    assert mode == "replace" and mask.shape == (100, 200)
-    assert mask[50, 10:95].max() == 0.0
-    assert mask[50, 110:190].min() > 0.4
-    assert mask[0:3, 195:200].min() > 0.9
-    assert mask[20:40, 20:180].max() == 0.0
-
-
-def test_no_detection_yet_lets_the_pipeline_detect():
-    photo, _, value, _ = editor_with_a_detected_line()
-    assert app._mask_from_editor(value, None, photo) == (None, "add")

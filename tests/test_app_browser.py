@@ -66,7 +66,7 @@ def photo_path(tmp_path_factory):
 
 
 def upload(page, path):
-    page.locator("#photo-upload input[type=file]").set_input_files(str(path))
+    page.locator("#scratch-photo-upload input[type=file]").set_input_files(str(path))
 
 
 def red_pixels(png: bytes) -> int:
@@ -79,7 +79,7 @@ def red_pixels(png: bytes) -> int:
 
 def wait_for_red_mask(page):
     """Wait until the editor shows the detected scratches in red over the photo; its canvas."""
-    canvas = page.locator("#mask-editor canvas").first
+    canvas = page.locator("#scratch-mask-editor canvas").first
     canvas.wait_for()
     for _ in range(40):
         if red_pixels(canvas.screenshot()) > 100:
@@ -97,7 +97,7 @@ def test_upload_paint_restore_compare_and_download(page, photo_path, tmp_path):
     expect(page.locator("#engine-notice")).to_contain_text("classical engine")
 
     upload(page, photo_path)
-    mask_info = page.locator("#mask-info")
+    mask_info = page.locator("#scratch-mask-info")
     expect(mask_info).to_contain_text("Scratches found")
     expect(mask_info).to_contain_text("240×180 px")
     detected = coverage(mask_info.inner_text())
@@ -112,14 +112,14 @@ def test_upload_paint_restore_compare_and_download(page, photo_path, tmp_path):
     page.mouse.move(x + 150, y - 60, steps=4)
     page.mouse.up()
 
-    page.locator("#restore").click()
-    result = page.locator("#result-info")
+    page.locator("#scratch-restore").click()
+    result = page.locator("#scratch-result-info")
     expect(result).to_contain_text("Engine that ran: classical")
     assert coverage(result.inner_text()) > detected + 1.0  # the painted stroke was repaired too
-    expect(page.locator("#before-after img")).to_have_count(2)
+    expect(page.locator("#scratch-before-after img")).to_have_count(2)
 
     with page.expect_download() as download_info:
-        page.locator("#download").click()
+        page.locator("#scratch-download").click()
     download = download_info.value
     assert download.suggested_filename == "grandma-restored.png"
     saved = tmp_path / download.suggested_filename

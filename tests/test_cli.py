@@ -76,8 +76,12 @@ def test_detect_scratches_writes_a_mask_of_the_photo_size(tmp_path):
         (["restore", "{bad}", "--output", "{out}"], EXIT_BAD_INPUT, "not an image"),
         (["restore", "{good}", "--output", "{out}", "--tasks", "denoise"], EXIT_BAD_INPUT, "not available yet"),
         (["restore", "{good}", "--output", "{out}", "--engine", "diffusion"], EXIT_NO_WEIGHTS, "weights download"),
-        (["restore", "{good}", "--output", "{out}", "--reference", "{good}"], EXIT_BAD_INPUT, "colorize task only"),
+        (["restore", "{good}", "--output", "{out}", "--reference", "{good}"], EXIT_BAD_INPUT, "--reference is used by"),
         (["restore", "{good}", "--output", "{out}", "--sensitivity", "3"], EXIT_BAD_INPUT, "between 0 and 1"),
+        (["restore", "{good}", "--output", "{out}", "--engine", "classical", "--damage-prior"], EXIT_BAD_INPUT,
+         "need the diffusion engine"),
+        (["restore", "{good}", "--output", "{out}", "--engine", "diffusion", "--fast", "--resample", "2"], EXIT_BAD_INPUT,
+         "not fast mode"),
         (["detect-scratches", "{bad}", "--output", "{out}/m.png"], EXIT_BAD_INPUT, "not an image"),
         (["weights", "verify"], EXIT_NO_WEIGHTS, "missing"),
     ],
@@ -116,6 +120,42 @@ def test_diffusion_engine_from_the_command_line(folder, tmp_path, tiny_weights):
             "--steps", "2", "--seed", "5", "--report", str(report)]
     assert main(args) == EXIT_OK
     entry = json.loads(report.read_text())["inputs"][0]
-    assert entry["engine"] == "diffusion" and entry["stages"][0]["findings"]["windows"] == 1
+    assert entry["engine"] == "diffusion" and entry["stages"][0]["findings"]["windows"] >= 1
     with Image.open(tmp_path / "out" / "first.png") as restored:
         assert restored.size == (100, 80)
+
+
+def test_resample_and_damage_prior_reach_the_engine_from_the_command_line(folder, tmp_path, tiny_weights, monkeypatch):
+    from restoration import engine
+
+    calls = {"prior": 0, "resample": []}
+    original_prior, original_inpaint = engine.DiffusionEngine.damage_prior, engine.DiffusionEngine.inpaint
+
+    def prior_spy(self, image, **kwargs):
+        calls["prior"] += 1
+        return original_prior(self, image, **kwargs)
+
+    def inpaint_spy(self, image, mask, settings, **kwargs):
+        calls["resample"].append(settings.resample)
+        return original_inpaint(self, image, mask, settings, **kwargs)
+
+    monkeypatch.setattr(engine.DiffusionEngine, "damage_prior", prior_spy)
+    monkeypatch.setattr(engine.DiffusionEngine, "inpaint", inpaint_spy)
+    report = tmp_path / "report.json"
+    args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "diffusion",
+            "--steps", "2", "--resample", "2", "--damage-prior", "--sensitivity", "0.3", "--report", str(report)]
+    assert main(args) == EXIT_OK
+    findings = json.loads(report.read_text())["inputs"][0]["stages"][0]["findings"]
+    assert calls["resample"] and set(calls["resample"]) == {2}
+    assert findings["prior_windows"] == calls["prior"]
+
+
+def test_weights_commands_cover_what_the_available_stages_need(capsys):
+    assert main(["weights", "status"]) == EXIT_OK
+    listed = capsys.readouterr().out
+    assert "sd15-inpainting" in listed and "lcm-lora-sdv15" in listed
+    assert "facexlib" not in listed  # no stage uses them yet
+    assert main(["weights", "verify"]) == EXIT_NO_WEIGHTS
+    assert "facexlib" not in capsys.readouterr().out
+    assert main(["weights", "status", "--model", "facexlib-parsenet"]) == EXIT_OK  # opt-in, by name
+    assert "facexlib-parsenet" in capsys.readouterr().out

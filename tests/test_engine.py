@@ -1,7 +1,10 @@
 """The shared diffusion engine, with tiny random components loaded through the real code path."""
 
+import contextlib
+import sys
 import threading
 import time
+import types
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,6 +16,7 @@ from restoration.engine import InpaintSettings
 from restoration.errors import InputError, WeightsUnavailableError
 
 FAST = InpaintSettings(steps=2, seed=3)
+LCM = InpaintSettings(steps=2, seed=3, fast=True, guidance_scale=1.0)
 
 
 def _photo_and_mask(height=64, width=72):
@@ -21,6 +25,48 @@ def _photo_and_mask(height=64, width=72):
     mask = np.zeros((height, width), np.float32)
     mask[20:40, 16:48] = 1.0
     return image, mask
+
+
+def _lora_active(unet) -> bool:
+    """True when any peft LoRA layer of ``unet`` is enabled with an active adapter."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in unet.modules() if isinstance(m, BaseTunerLayer)]
+    return any(not layer.disable_adapters and layer.active_adapters for layer in layers)
+
+
+@contextlib.contextmanager
+def _unet_calls(shared):
+    """Record every UNet call: latent (h, w), mask channel of the first batch item, LoRA state."""
+    calls = []
+
+    def record(module, args, kwargs):
+        sample = args[0] if args else kwargs["sample"]
+        calls.append({
+            "size": tuple(sample.shape[-2:]),
+            "mask": sample[0, 4].float().cpu().numpy(),
+            "lora": _lora_active(module),
+        })
+
+    handle = shared.pipeline.unet.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def _record_batches(owner, method: str, monkeypatch):
+    """Every item of the batch passed first to ``owner.method`` from now on, as numpy arrays
+    (VAE ``encode``: (3, H, W) in [-1, 1]; ``decode``: (4, h, w) unscaled latents)."""
+    seen = []
+    original = getattr(owner, method)
+
+    def record(batch, *args, **kwargs):
+        seen.extend(item.float().cpu().numpy() for item in batch)
+        return original(batch, *args, **kwargs)
+
+    monkeypatch.setattr(owner, method, record)
+    return seen
 
 
 def test_resolve_without_weights_fails_fast_naming_file_and_command():
@@ -74,10 +120,43 @@ def test_fast_pipeline_shares_parameters_and_lora_is_scoped(tiny_weights):
         assert main_pointers <= fast_pointers, name
     image, mask = _photo_and_mask()
     before = shared.inpaint(image, mask, FAST)
-    fast_result = shared.inpaint(image, mask, InpaintSettings(steps=2, seed=3, fast=True, guidance_scale=1.0))
-    after = shared.inpaint(image, mask, FAST)
+    with _unet_calls(shared) as during_fast:
+        fast_result = shared.inpaint(image, mask, LCM)
+    assert during_fast and all(call["lora"] for call in during_fast)
+    assert not _lora_active(shared.pipeline.unet)  # off again once the fast call is done
+    with _unet_calls(shared) as during_normal:
+        after = shared.inpaint(image, mask, FAST)
+    assert during_normal and not any(call["lora"] for call in during_normal)
     np.testing.assert_array_equal(before, after)
     assert not np.allclose(before, fast_result)
+
+
+def test_fast_pipeline_is_built_once_when_threads_race(tiny_weights, monkeypatch):
+    loads = []
+    original = StableDiffusionInpaintPipeline.load_lora_weights
+
+    def slow_counting_load(self, *args, **kwargs):
+        loads.append(args)
+        time.sleep(0.2)  # widen the window in which other threads see no fast pipeline yet
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StableDiffusionInpaintPipeline, "load_lora_weights", slow_counting_load)
+    shared = engine.get_engine()
+    got, errors = [], []
+
+    def ask():
+        try:
+            got.append(shared.fast_pipeline)
+        except Exception as error:  # a second load of the same adapter name raises
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and errors == []
+    assert len(got) == 4 and all(pipe is got[0] for pipe in got)
 
 
 def test_inpaint_is_deterministic_per_seed_and_keeps_size(tiny_weights):
@@ -88,10 +167,53 @@ def test_inpaint_is_deterministic_per_seed_and_keeps_size(tiny_weights):
     again = shared.inpaint(image, mask, FAST)
     other = shared.inpaint(image, mask, InpaintSettings(steps=2, seed=4))
     assert first.shape == image.shape and first.dtype == np.float32
+    assert 0.0 <= first.min() and first.max() <= 1.0
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
     assert steps == [(1, 2), (2, 2)]
-    np.testing.assert_allclose(first[25:30, 25, 0], again[25:30, 25, 0], atol=1e-6)
+
+
+def test_working_size_is_the_unet_sample_size_in_pixels(tiny_weights):
+    shared = engine.get_engine()
+    assert shared.working_size == shared.pipeline.unet.config.sample_size * shared.pipeline.vae_scale_factor == 64
+
+
+@pytest.mark.parametrize("resample", [1, 2])
+def test_small_crops_are_padded_to_the_working_size_and_cropped_back(tiny_weights, resample):
+    shared = engine.get_engine()
+    working = shared.pipeline.unet.config.sample_size * shared.pipeline.vae_scale_factor
+    cell = shared.pipeline.vae_scale_factor
+    image, _ = _photo_and_mask(20, 46)  # 20 px: more padding than one reflection gives
+    mask = np.ones((20, 46), np.float32)
+    with _unet_calls(shared) as calls:
+        result = shared.inpaint(image, mask, InpaintSettings(steps=1, resample=resample))
+    assert result.shape == image.shape and result.dtype == np.float32
+    height, width = calls[0]["size"]
+    assert height * cell >= working and width * cell >= working
+    # the padding is context, never repainted: only the crop's own cells are masked
+    assert calls[0]["mask"].sum() == np.ceil(20 / cell) * np.ceil(46 / cell)
+
+
+@pytest.mark.parametrize("resample", [1, 2])
+def test_unet_mask_covers_every_latent_cell_a_thin_scratch_crosses(tiny_weights, resample, monkeypatch):
+    shared = engine.get_engine()
+    size = 64  # the tiny model's working size: no padding
+    image, _ = _photo_and_mask(size, size)
+    mask = np.zeros((size, size), np.float32)
+    mask[21, 5:60] = 1.0  # 1 px wide, on a row that nearest-neighbour shrinking skips
+    mask[8:50, 33] = 1.0  # and on such a column
+    cell = shared.pipeline.vae_scale_factor
+    expected = mask.reshape(size // cell, cell, size // cell, cell).max(axis=(1, 3))
+    encoded = _record_batches(shared.pipeline.vae, "encode", monkeypatch)
+    with _unet_calls(shared) as calls:
+        result = shared.inpaint(image, mask, InpaintSettings(steps=1, resample=resample))
+    assert result.shape == image.shape
+    np.testing.assert_array_equal(calls[0]["mask"], expected)
+    # the masked image the UNet is conditioned on is gray (0 in [-1, 1]) on exactly those cells
+    gray = [np.all(pixels == 0.0, axis=0) for pixels in encoded]
+    gray = [g for g in gray if g.any()]
+    assert len(gray) == 1
+    np.testing.assert_array_equal(gray[0], np.kron(expected, np.ones((cell, cell))).astype(bool))
 
 
 def test_repaint_resampling_runs_every_round(tiny_weights):
@@ -103,11 +225,80 @@ def test_repaint_resampling_runs_every_round(tiny_weights):
     assert steps == [(1, 3), (2, 3), (3, 3)]  # the first step is resampled twice, the last once
 
 
-def test_damage_prior_shape_and_range(tiny_weights):
+def test_repaint_keeps_the_known_latents_and_resampling_changes_the_result(tiny_weights, monkeypatch):
+    import torch
+
+    shared = engine.get_engine()
+    image, _ = _photo_and_mask(64, 64)  # the working size: no padding, known latents = the input's
+    mask = np.zeros((64, 64), np.float32)
+    mask[16:32, 16:32] = 1.0
+    decoded = _record_batches(shared.pipeline.vae, "decode", monkeypatch)
+    once = shared.inpaint(image, mask, InpaintSettings(steps=2, seed=5, resample=1))
+    twice = shared.inpaint(image, mask, InpaintSettings(steps=2, seed=5, resample=2))
+    thrice = shared.inpaint(image, mask, InpaintSettings(steps=2, seed=5, resample=3))
+    with torch.no_grad():
+        known = shared._encode(image)[0].float().cpu().numpy()
+    cell = shared.pipeline.vae_scale_factor
+    outside = mask[::cell, ::cell] == 0
+    default_sampler, repaint = decoded[0], decoded[1] * shared.pipeline.vae.config.scaling_factor
+    np.testing.assert_allclose(repaint[:, outside], known[:, outside], atol=1e-5)
+    assert not np.allclose(repaint[:, ~outside], known[:, ~outside], atol=1e-2)  # the hole was repainted
+    assert not np.allclose(default_sampler[:, outside] * shared.pipeline.vae.config.scaling_factor,
+                           known[:, outside], atol=1e-2)  # the 9-channel default sampler does not pin them
+    assert not np.allclose(once, twice)
+    assert not np.allclose(twice, thrice)
+
+
+def test_damage_prior_shape_range_and_seed(tiny_weights):
     image, _ = _photo_and_mask(50, 66)
-    prior = engine.get_engine().damage_prior(image, samples=1)
+    shared = engine.get_engine()
+    prior = shared.damage_prior(image, samples=1, seed=1)
+    again = shared.damage_prior(image, samples=1, seed=1)
+    other = shared.damage_prior(image, samples=1, seed=2)
     assert prior.shape == (50, 66) and prior.dtype == np.float32
-    assert 0.0 <= prior.min() and prior.max() == pytest.approx(1.0)
+    assert 0.0 <= prior.min() and prior.max() <= 1.0
+    np.testing.assert_array_equal(prior, again)
+    assert not np.array_equal(prior, other)
+
+
+def test_damage_prior_has_a_fixed_scale_not_a_per_window_one(tiny_weights, monkeypatch):
+    """Prompts whose noise predictions differ by 1e-3 everywhere: nothing found, not a full-scale prior."""
+    import torch
+
+    shared = engine.get_engine()
+
+    def nearly_identical_predictions(sample, timestep, encoder_hidden_states=None, **kwargs):
+        predictions = torch.zeros_like(sample[:, :4])
+        predictions[1] += 1e-3  # the batch is (damage prompt, clean prompt)
+        return SimpleNamespace(sample=predictions)
+
+    monkeypatch.setattr(shared.pipeline.unet, "forward", nearly_identical_predictions)
+    image, _ = _photo_and_mask(64, 64)
+    prior = shared.damage_prior(image, samples=2)
+    assert 0.0 < prior.min() and prior.max() < 0.05, (prior.min(), prior.max())
+
+
+def test_damage_prior_runs_without_the_lcm_lora_after_a_fast_call(tiny_weights):
+    shared = engine.get_engine()
+    image, mask = _photo_and_mask()
+    before = shared.damage_prior(image, samples=1)
+    shared.inpaint(image, mask, LCM)
+    with _unet_calls(shared) as calls:
+        after = shared.damage_prior(image, samples=1)
+    assert calls and not any(call["lora"] for call in calls)
+    np.testing.assert_array_equal(before, after)
+
+
+def test_damage_prior_of_a_small_crop_runs_at_the_working_size(tiny_weights):
+    shared = engine.get_engine()
+    working = shared.pipeline.unet.config.sample_size * shared.pipeline.vae_scale_factor
+    cell = shared.pipeline.vae_scale_factor
+    image, _ = _photo_and_mask(24, 40)
+    with _unet_calls(shared) as calls:
+        prior = shared.damage_prior(image, samples=1)
+    assert prior.shape == (24, 40)
+    height, width = calls[0]["size"]
+    assert height * cell >= working and width * cell >= working
 
 
 def test_broken_tokenizer_files_are_refused(tiny_weights):
@@ -148,7 +339,137 @@ def test_invalid_settings_are_refused(settings):
         InpaintSettings(**settings)
 
 
+@pytest.mark.parametrize(
+    "settings, unet_steps",
+    [(dict(steps=25), 25), (dict(steps=10, strength=0.55), 5), (dict(steps=2, resample=2), 3),
+     (dict(steps=10, strength=0.5, resample=3), 13)],
+)
+def test_unet_steps_counts_the_model_evaluations(settings, unet_steps):
+    assert InpaintSettings(**settings).unet_steps == unet_steps
+
+
 def test_inpaint_rejects_mismatched_mask(tiny_weights):
     image, mask = _photo_and_mask()
     with pytest.raises(InputError, match="mask must have shape"):
         engine.get_engine().inpaint(image, mask[:10], FAST)
+
+
+# ---------------------------------------------------------------------------- ZeroGPU
+
+
+def _double(value, *, plus=0):
+    """Module-level, as ``run_on_gpu`` needs: the ZeroGPU worker receives it pickled."""
+    return 2 * value + plus
+
+
+def _fake_spaces(monkeypatch):
+    """Install a stand-in ``spaces`` package; returns the durations its GPU wrapper is asked for."""
+    requested = []
+
+    def GPU(task=None, *, duration=None, **kwargs):
+        def decorate(function):
+            def run(*args, **kwargs):
+                requested.append(duration(*args, **kwargs) if callable(duration) else duration)
+                return function(*args, **kwargs)
+
+            return run
+
+        return decorate if task is None else decorate(task)
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=GPU))
+    return requested
+
+
+def test_gpu_duration_grows_with_the_work_and_is_clamped():
+    assert engine.gpu_duration(2, 25) > engine.gpu_duration(1, 25)
+    assert engine.gpu_duration(4, 30) > engine.gpu_duration(4, 25)
+    assert isinstance(engine.gpu_duration(3, 25), int)
+    assert engine.gpu_duration(1, 1) == engine.GPU_MIN_SECONDS
+    assert engine.gpu_duration(10_000, 50) == engine.GPU_MAX_SECONDS
+
+
+@pytest.mark.parametrize("windows, steps", [(0, 25), (1, 0)])
+def test_gpu_duration_refuses_no_work(windows, steps):
+    with pytest.raises(InputError, match="at least 1"):
+        engine.gpu_duration(windows, steps)
+
+
+def test_run_on_gpu_calls_directly_without_spaces(monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setitem(sys.modules, "spaces", None)  # `import spaces` raises ImportError
+    assert engine.run_on_gpu(_double, 4, plus=1, windows=2, steps=25) == 9
+
+
+def test_run_on_gpu_calls_directly_off_zero_gpu(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    requested = _fake_spaces(monkeypatch)
+    assert engine.run_on_gpu(_double, 4, windows=2, steps=25) == 8
+    assert requested == []
+
+
+def test_run_on_gpu_goes_through_spaces_gpu_with_the_computed_duration(monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    requested = _fake_spaces(monkeypatch)
+    assert engine.run_on_gpu(_double, 4, plus=1, windows=3, steps=25) == 9
+    assert engine.run_on_gpu(_double, 1, windows=12, steps=50) == 2
+    assert requested == [engine.gpu_duration(3, 25), engine.gpu_duration(12, 50)]
+
+
+def _apply(function, value):
+    return function(value)
+
+
+def test_run_on_gpu_refuses_functions_the_worker_cannot_import(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+
+    def local(value):
+        return value
+
+    with pytest.raises(TypeError, match="module-level function"):
+        engine.run_on_gpu(lambda: 1, windows=1, steps=1)
+    with pytest.raises(TypeError, match="module-level function"):
+        engine.run_on_gpu(local, 1, windows=1, steps=1)
+    with pytest.raises(TypeError, match="arguments that are functions"):
+        engine.run_on_gpu(_apply, local, 1, windows=1, steps=1)
+    with pytest.raises(TypeError, match="module-level function"):
+        engine.run_on_gpu(InpaintSettings().__repr__, windows=1, steps=1)  # a bound method
+
+
+def test_run_on_gpu_accepts_what_pickles_by_reference(monkeypatch):
+    import functools
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert engine.run_on_gpu(_apply, _double, 3, windows=1, steps=1) == 6
+    assert engine.run_on_gpu(functools.partial(_double, plus=1), 3, windows=1, steps=1) == 7
+    assert engine.run_on_gpu(_apply, np.float32, 3, windows=1, steps=1) == 3  # classes cross too
+
+
+def test_preload_does_nothing_off_zero_gpu(tiny_weights, monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert engine.preload_for_zero_gpu() is False
+    assert engine._engine is None
+
+
+def test_preload_without_weights_returns_false(monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    _fake_spaces(monkeypatch)
+    assert engine.preload_for_zero_gpu() is False
+
+
+def test_preload_loads_the_local_engine_and_its_lora_on_zero_gpu(tiny_weights, monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    _fake_spaces(monkeypatch)
+    assert engine.preload_for_zero_gpu() is True
+    assert engine._engine is not None and engine._engine._fast_pipeline is not None
+    assert not _lora_active(engine._engine.pipeline.unet)
+
+
+def test_preload_never_raises(tiny_weights, monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    _fake_spaces(monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr(engine.DiffusionEngine, "from_pretrained", broken)
+    assert engine.preload_for_zero_gpu() is False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
+import types
 import zlib
 from pathlib import Path
 
@@ -514,13 +515,123 @@ def test_truncated_file(tmp_path, monkeypatch, fmt, pillow_tolerates_truncation)
         Image.open(path).load()  # Pillow alone would silently return a half-gray picture
     with pytest.raises(InputError, match=rf"cut\.{fmt.lower()} is (truncated|damaged).*again"):
         load_photo(path)
-    assert ImageFile.LOAD_TRUNCATED_IMAGES is pillow_tolerates_truncation  # restored
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is pillow_tolerates_truncation  # untouched
+
+
+class _FlagSpy(io.BytesIO):
+    """An in-memory file that notes the value of ImageFile.LOAD_TRUNCATED_IMAGES at every read.
+
+    A read happens while Pillow decodes, so this is what any other thread sees mid-decode.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.seen: set[bool] = set()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.seen.add(ImageFile.LOAD_TRUNCATED_IMAGES)
+        return super().read(size)
+
+
+@pytest.fixture
+def imagefile_writes(monkeypatch):
+    """Every (name, value) assigned to an attribute of the PIL.ImageFile module from now on."""
+    writes: list[tuple[str, object]] = []
+
+    class Recording(types.ModuleType):
+        def __setattr__(self, name: str, value: object) -> None:
+            writes.append((name, value))
+            super().__setattr__(name, value)
+
+    monkeypatch.setattr(ImageFile, "__class__", Recording)
+    return writes
+
+
+def encoded(fmt: str, **options) -> bytes:
+    """A 64x64 noise picture (incompressible, so half the file is half the pixels) as ``fmt``."""
+    noise = (np.random.default_rng(5).random((64, 64, 3)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def test_loading_never_writes_pillows_process_wide_flag(tmp_path, imagefile_writes):
+    (tmp_path / "good.jpg").write_bytes(encoded("JPEG"))
+    (tmp_path / "good.png").write_bytes(encoded("PNG"))
+    (tmp_path / "cut.png").write_bytes(encoded("PNG")[:3000])
+    load_photo(tmp_path / "good.jpg")
+    load_photo((tmp_path / "good.png").read_bytes())
+    load_mask(tmp_path / "good.png", size=(64, 64))
+    with pytest.raises(InputError, match="truncated"):
+        load_photo(tmp_path / "cut.png")
+    assert imagefile_writes == []
+
+
+@pytest.mark.parametrize("tolerant", [False, True])
+def test_other_threads_see_the_flag_unchanged_while_a_photo_decodes(monkeypatch, tolerant):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", tolerant)
+    spy = _FlagSpy(encoded("PNG"))
+    load_photo(Image.open(spy))
+    assert spy.seen == {tolerant}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("JPEG", {}), ("PNG", {}), ("BMP", {}), ("GIF", {}), ("TIFF", {}), ("WEBP", {"lossless": True})],
+    ids=["jpeg", "png", "bmp", "gif", "tiff", "webp"],
+)
+def test_truncated_files_are_refused_although_another_library_tolerates_them(
+    tmp_path, monkeypatch, imagefile_writes, fmt, options
+):
+    data = encoded(fmt, **options)
+    cut = data[: len(data) // 2]
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as some libraries do
+    imagefile_writes.clear()
+    if fmt != "WEBP":  # Pillow alone would silently give a partly gray picture
+        Image.open(io.BytesIO(cut)).load()
+    # libwebp cannot even start on half a file: Pillow refuses it while opening, flag or not.
+    what = "is a damaged image file" if fmt == "WEBP" else r"is truncated \(the file ends early\)"
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(cut)
+    with pytest.raises(InputError, match=rf"cut\.{fmt.lower()} {what}.* again"):
+        load_photo(path)
+    with pytest.raises(InputError, match=f"the uploaded file {what}"):
+        load_mask(cut, size=(64, 64))
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True and imagefile_writes == []
+
+
+@pytest.mark.parametrize("tolerant", [False, True])
+def test_corrupt_png_pixel_data_is_refused(monkeypatch, imagefile_writes, tolerant):
+    data = bytearray(encoded("PNG"))
+    start = data.index(b"IDAT") + 4 + 5000
+    data[start : start + 40] = bytes(40)  # the zlib stream breaks; the file length is right
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", tolerant)
+    imagefile_writes.clear()
+    with pytest.raises(InputError, match=r"uploaded file is damaged \(.*\); download, copy or export it again"):
+        load_photo(bytes(data))
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is tolerant and imagefile_writes == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("JPEG", {"quality": 90}), ("PNG", {}), ("BMP", {}), ("GIF", {}), ("TIFF", {}),
+     ("TIFF", {"compression": "tiff_lzw"}), ("WEBP", {"lossless": True})],
+    ids=["jpeg", "png", "bmp", "gif", "tiff", "tiff-lzw", "webp"],
+)
+@pytest.mark.parametrize("tolerant", [False, True])
+def test_complete_files_decode_as_pillow_decodes_them(monkeypatch, fmt, options, tolerant):
+    data = encoded(fmt, **options)
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = np.asarray(reference.convert("RGB")) / np.float32(255)
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", tolerant)
+    np.testing.assert_array_equal(load_photo(data).pixels, expected)
 
 
 def test_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path, monkeypatch):
     path = tmp_path / "huge.png"
     path.write_bytes(png_header_only(8000, 8000))  # 64 MP declared, 64 bytes of pixel data
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+    monkeypatch.setattr(Image, "_getdecoder", lambda *args: pytest.fail("decoded"))  # restoration.decoding's loop
     expected = r"huge\.png is 8000x8000 = 64\.0 megapixels, over the limit of 50\.0 .*RESTORATION_MAX_PIXELS"
     with pytest.raises(InputError, match=expected):
         load_photo(path)

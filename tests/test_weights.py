@@ -98,3 +98,83 @@ def test_unknown_model_and_broken_manifest(tmp_path):
     broken.write_text("models: [")
     with pytest.raises(InputError, match="cannot read the weights manifest"):
         weights.load_manifest(broken)
+
+
+# --- which models a command handles: the enabled stages' needs, never opt-in ones by default ---
+
+ENABLED = ("scratch",)  # the stages the pipeline has today
+FACEXLIB = {"facexlib-retinaface", "facexlib-parsenet"}
+
+
+def test_default_selection_for_the_enabled_stages_leaves_out_facexlib():
+    chosen = weights.models_for(ENABLED)
+    assert set(chosen) == {"sd15-inpainting", "lcm-lora-sdv15"}
+    assert not FACEXLIB & set(weights.select(stages=ENABLED))
+    assert set(weights.models_for(ENABLED, fast_mode=False)) == {"sd15-inpainting"}
+
+
+def test_verify_of_the_default_selection_in_an_empty_cache_ignores_facexlib():
+    states = weights.verify(stages=ENABLED)
+    assert {s.model for s in states} == {"sd15-inpainting", "lcm-lora-sdv15"}
+    assert all(s.state in {"missing", "unpinned"} for s in states)
+    status = weights.file_states(stages=ENABLED)
+    assert status and not FACEXLIB & {s.model for s in status}
+
+
+def test_the_non_commercial_parser_is_opt_in_even_with_the_face_stage():
+    manifest = weights.load_manifest()
+    assert manifest["facexlib-parsenet"].opt_in and "NC" in manifest["facexlib-parsenet"].licence
+    assert not manifest["facexlib-retinaface"].opt_in
+    with_face = weights.models_for(("scratch", "face"))
+    assert "facexlib-retinaface" in with_face and "facexlib-parsenet" not in with_face
+    assert "facexlib-parsenet" not in weights.select()  # no stages given: every model that is not opt-in
+    assert list(weights.select(["facexlib-parsenet"], stages=ENABLED)) == ["facexlib-parsenet"]  # names win
+
+
+def _record_fetches(monkeypatch) -> list:
+    """Replace the hub and URL fetchers with recorders; the URL fetcher fails like a dead network."""
+    import huggingface_hub
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo, **kw: calls.append(("hub", repo)))
+
+    def urlopen(url, timeout=None):
+        calls.append(("url", url))
+        raise OSError("network is unreachable (test)")
+
+    monkeypatch.setattr(weights.urllib.request, "urlopen", urlopen)
+    return calls
+
+
+def test_download_for_the_enabled_stages_fetches_only_their_models(monkeypatch):
+    calls = _record_fetches(monkeypatch)
+    states = weights.download(None, stages=ENABLED)
+    assert calls == [
+        ("hub", "stable-diffusion-v1-5/stable-diffusion-inpainting"),
+        ("hub", "latent-consistency/lcm-lora-sdv1-5"),
+    ]
+    assert {s.model for s in states} == {"sd15-inpainting", "lcm-lora-sdv15"}
+
+
+def test_download_by_name_fetches_an_opt_in_model_with_a_warning(monkeypatch, caplog):
+    calls = _record_fetches(monkeypatch)
+    with pytest.raises(WeightsUnavailableError, match="could not download facexlib-parsenet"):
+        weights.download(["facexlib-parsenet"], stages=ENABLED)
+    assert calls == [("url", "https://github.com/xinntao/facexlib/releases/download/v0.2.2/parsing_parsenet.pth")]
+    assert "opt-in" in caplog.text and "CC-BY-NC-SA-4.0" in caplog.text
+
+
+def test_selection_errors_are_clear(tmp_path):
+    with pytest.raises(InputError, match=r"use \('scratch',\)"):
+        weights.models_for("scratch")
+    with pytest.raises(InputError, match=r"use \['sd15-inpainting'\]"):
+        weights.download("sd15-inpainting")
+    with pytest.raises(InputError, match="unknown model.*nope"):
+        weights.verify(["nope"])
+    path = tmp_path / "manifest.yaml"
+    path.write_text(
+        "models:\n  tiny:\n    source: {type: url, url: 'http://127.0.0.1:9/t'}\n    used_by: [scratch]\n"
+        "    opt_in: maybe\n    files: [{path: t.bin}]\n"
+    )
+    with pytest.raises(InputError, match="opt_in must be true or false"):
+        weights.load_manifest(path)

@@ -28,12 +28,14 @@ on one minus the maximum, so that neutral paint on coloured content stands out):
    detail is soft), neutrality, length of its longest path, mean width, fill of its bounding box,
    texture around it, polarity, brightness, and the difference between its two sides (a ridge
    along an object's edge is not a scratch). A linear evidence score (log-odds) combines them,
-   with weights fitted by logistic regression on synthetic damage; ``python
-   benchmarks/scratch_quality.py --fit`` reproduces them (other seeds than the benchmark's, plus
-   eleven pictures the benchmark does not use). Specks are kept when their peak normalised
-   contrast reaches 3 and their edge is crisp (the steepest step between neighbouring pixels
-   is at least 80 % of their contrast: dust sits in focus on the print, while a pupil or a
-   button is as soft as the rest of the photo). ``sensitivity`` moves both thresholds; the
+   with weights fitted by logistic regression on synthetic damage (Wan et al.'s degradation
+   model, ``benchmarks/degrade.py``) laid over 40 real old prints of the development corpus
+   (``FIT_PRINTS`` in ``benchmarks/scratch_quality.py``; ``../shared/corpus``, 512 px).
+   ``python benchmarks/scratch_quality.py --fit`` reproduces them; the benchmark scores on other
+   photos only (bundled clean photos, 40 other corpus prints, ``examples/``). Specks are kept
+   when their peak normalised contrast reaches 3 and their edge is crisp (the steepest step
+   between neighbouring pixels is at least 80 % of their contrast: dust sits in focus on the
+   print, while a pupil or a button is as soft as the rest of the photo). ``sensitivity`` moves both thresholds; the
    candidates do not depend on it, so a higher sensitivity returns a superset of the mask.
    Components lying mostly within 3 px of the image edge are the print's frame or the scan's
    margin and are dropped.
@@ -108,19 +110,23 @@ _CHANNELS = (
 _FEATURES = ("sc_mean", "th_mean", "sharp", "neutral", "loglen", "width", "fill", "texture", "bright", "val", "asym")
 
 # Logistic-regression weights per line channel: (feature means, feature scales, weights,
-# intercept), as printed by ``python benchmarks/scratch_quality.py --fit``.
+# intercept), as printed by ``python benchmarks/scratch_quality.py --fit`` (about 50 s on two
+# cores). Fitting set: synthetic damage (benchmarks/degrade.py; seeds 10-13, plus lightly aged,
+# unblurred variants with seeds 20-21) over the 40 corpus prints FIT_PRINTS listed in that script
+# (../shared/corpus, downsized to 512 px). None of the photos the benchmark scores (bundled clean
+# photos, HELD_OUT_PRINTS, examples/) is in it.
 _WEIGHTS: dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float]] = {
     "thin": (
-        (1.245, 0.1945, 0.4038, 0.9601, 2.647, 2.436, 0.425, 2.953, 0.4023, 0.6073, 0.5813),
-        (0.6176, 0.1047, 0.2077, 0.0832, 0.6521, 1.057, 0.1942, 3.379, 0.4904, 0.1805, 1.036),
-        (0.635, 0.569, 0.852, 0.273, 0.065, -0.097, -0.619, -0.071, 0.401, 0.251, -0.819),
-        -2.016,
+        (1.109, 0.1778, 0.3751, 0.9792, 2.619, 2.446, 0.4608, 3.443, 0.4398, 0.602, 0.6382),
+        (0.4163, 0.1031, 0.1855, 0.065, 0.5627, 0.8963, 0.1915, 3.435, 0.4964, 0.1638, 0.747),
+        (0.522, 0.376, 0.737, -0.005, 0.214, -0.008, -0.709, -0.116, 0.481, 0.526, -0.551),
+        -2.923,
     ),
     "wide": (
-        (1.178, 0.2529, 0.5523, 0.9573, 2.891, 3.442, 0.4267, 5.654, 0.4072, 0.6192, 0.7371),
-        (0.5826, 0.1248, 0.2325, 0.0966, 0.6361, 2.009, 0.1814, 6.02, 0.4913, 0.1829, 16.1),
-        (0.573, 0.403, 0.939, 0.428, 0.221, -0.116, -0.576, 0.032, 0.516, 0.238, -0.077),
-        -2.407,
+        (1.014, 0.2493, 0.5235, 0.9803, 2.865, 3.51, 0.4616, 7.515, 0.4463, 0.6138, 0.5756),
+        (0.3688, 0.1317, 0.2172, 0.0665, 0.555, 1.542, 0.1785, 8.333, 0.4971, 0.1641, 0.8047),
+        (0.425, 0.062, 0.959, 0.074, 0.188, -0.002, -0.725, -0.17, 0.468, 0.473, -0.455),
+        -3.113,
     ),
 }
 

@@ -1,4 +1,5 @@
-"""What every stage receives (options, engine, progress) and returns (image, mask, findings)."""
+"""What a stage declares (:class:`Stage`), receives (:class:`StageContext`) and returns
+(:class:`StageOutput`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import numpy as np
 
 from ..options import RestoreOptions
 
-__all__ = ["ProgressCallback", "StageContext", "StageOutput"]
+__all__ = ["INPUT_KINDS", "ProgressCallback", "Stage", "StageContext", "StageOutput"]
 
 ProgressCallback = Callable[[float, str], None]
 """Called as ``progress(fraction in [0, 1], description)``."""
+
+INPUT_KINDS = {
+    "mask": "a damage mask at the photo's size (white = damaged)",
+    "reference": "a colour reference photo",
+}
+"""Inputs, besides the photo, that a stage may take from the user (as files on the command line)."""
 
 _DEFAULT_STEPS = 25
 _FAST_STEPS = 4
@@ -29,17 +36,47 @@ class StageOutput:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """What the rest of the code needs to know about a stage; each stage module defines one.
+
+    Attributes:
+        name: task name (``--tasks``, API names, report keys), e.g. ``"scratch"``.
+        title: the app's tab title, e.g. ``"Scratches"``.
+        description: one line for help texts.
+        options: the stage's options dataclass (frozen, validated in ``__post_init__``; fields
+            carry ``help``/``choices``/``input`` metadata, see :mod:`restoration.options`).
+            ``options()`` gives the defaults. It may define ``diffusion_only() -> list[str]``
+            (options that need the diffusion engine and are set) and ``check(common)`` (checks
+            against the common :class:`RestoreOptions`, raising InputError).
+        run: ``run(image, context) -> StageOutput``, image (H, W, 3) float32 RGB in [0, 1].
+        inputs: inputs it takes from the user besides the photo, from :data:`INPUT_KINDS`.
+        adds_colour: True only for a stage whose output may gain colour (colorize); the
+            pipeline keeps a grayscale photo grayscale through every other stage.
+    """
+
+    name: str
+    title: str
+    description: str
+    options: type
+    run: Callable[[np.ndarray, "StageContext"], StageOutput]
+    inputs: tuple[str, ...] = ()
+    adds_colour: bool = False
+
+
+@dataclass(frozen=True)
 class StageContext:
     """Per-request context handed to a stage.
 
     Attributes:
-        options: the validated request options.
+        options: the validated request options (engine, seed, steps, fast).
+        stage_options: this stage's options object (an instance of ``Stage.options``).
         engine: the shared ``DiffusionEngine``, or None when the classical engine runs.
         progress: overall progress callback, or None.
         span: the (start, end) part of the overall progress this stage owns, in [0, 1].
     """
 
     options: RestoreOptions
+    stage_options: object
     engine: object | None = None
     progress: ProgressCallback | None = None
     span: tuple[float, float] = (0.0, 1.0)
@@ -56,16 +93,23 @@ class StageContext:
             return None
         return lambda step, total: self.progress(self.span[0], f"{description}: step {step} of {total}")
 
-    def inpaint_settings(self, *, strength: float = 1.0):
-        """Sampler settings from the options: default sampler, or LCM fast mode."""
+    @property
+    def steps(self) -> int:
+        """Denoising steps a diffusion call runs: the user's, or the sampler's default."""
+        return self.options.steps or (_FAST_STEPS if self.options.fast else _DEFAULT_STEPS)
+
+    def inpaint_settings(self, *, strength: float = 1.0, resample: int = 1):
+        """Sampler settings from the options: the default sampler, or the LCM fast mode.
+
+        Args:
+            strength: in (0, 1]; < 1 starts from the image given (SDEdit).
+            resample: RePaint resampling rounds per step (1 = off; default sampler only).
+        """
         from ..engine import InpaintSettings
 
         options = self.options
         if options.fast:
             return InpaintSettings(
-                steps=options.steps or _FAST_STEPS, strength=strength, guidance_scale=_FAST_GUIDANCE,
-                seed=options.seed, fast=True,
+                steps=self.steps, strength=strength, guidance_scale=_FAST_GUIDANCE, seed=options.seed, fast=True
             )
-        return InpaintSettings(
-            steps=options.steps or _DEFAULT_STEPS, strength=strength, seed=options.seed, resample=options.resample
-        )
+        return InpaintSettings(steps=self.steps, strength=strength, seed=options.seed, resample=resample)

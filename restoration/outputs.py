@@ -1,0 +1,170 @@
+"""Where the app writes its output files, and how long they live.
+
+Every request writes into a new folder of its own, with an unguessable name, under one root
+folder (``RESTORATION_OUTPUT_DIR``, else ``<system temp>/restoration-app``). Requests run
+concurrently, so no two ever share a path. Folders older than an hour (by default) are removed
+when a new one is made: the app serves each file right after writing it, and nothing else keeps
+them. Only this app's folders directly in the root are ever removed; symbolic links are never
+followed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_MAX_AGE_SECONDS",
+    "OUTPUT_DIR_ENV",
+    "fresh_output_dir",
+    "output_root",
+    "remove_old_output_dirs",
+    "safe_stem",
+]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_DIR_ENV = "RESTORATION_OUTPUT_DIR"
+"""Environment variable naming the root folder of the output folders (read at each call)."""
+DEFAULT_MAX_AGE_SECONDS = 3600.0
+"""Output folders older than this are removed when a new one is made."""
+
+_PREFIX = "request-"
+_REMOVING = "removing-"
+# This app's folders: "request-<32 hex>" (older versions used tempfile.mkdtemp's 8 characters
+# [a-z0-9_]) and "removing-<32 hex>" (claimed for removal by a sweep that did not finish).
+_OURS = re.compile(r"(?:request|removing)-[a-z0-9_]{8,64}")
+_STEM_MAX_BYTES = 80
+
+
+def output_root() -> Path:
+    """The root folder of the output folders: ``$RESTORATION_OUTPUT_DIR`` if set and not empty,
+    else ``<tempfile.gettempdir()>/restoration-app``. Not created here."""
+    configured = os.environ.get(OUTPUT_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser().absolute()
+    return Path(tempfile.gettempdir()) / "restoration-app"
+
+
+def fresh_output_dir(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> Path:
+    """A new, empty folder for one request's output files, first removing stale ones.
+
+    Args:
+        max_age_seconds: this app's folders last modified more than this many seconds ago
+            (> 0) are removed first (see :func:`remove_old_output_dirs`).
+
+    Returns:
+        ``<output_root()>/request-<32 random hex digits>``, created with mode 0o700; no two
+        calls, in any thread or process, return the same folder.
+
+    Raises:
+        ValueError: ``max_age_seconds`` is not positive.
+        OSError: the root folder can not be created or written.
+    """
+    _check_max_age(max_age_seconds)
+    root = output_root()
+    root.mkdir(parents=True, exist_ok=True)
+    remove_old_output_dirs(max_age_seconds=max_age_seconds)
+    for _ in range(8):
+        folder = root / f"{_PREFIX}{secrets.token_hex(16)}"
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # 128 random bits: never in practice
+            continue
+        return folder
+    raise FileExistsError(f"could not create a new output folder in {root}")
+
+
+def remove_old_output_dirs(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> int:
+    """Remove this app's output folders last modified more than ``max_age_seconds`` ago.
+
+    Only directories (not symbolic links) directly in :func:`output_root` whose names this module
+    gives are candidates; nothing else in or outside the root is touched, and links inside a
+    removed folder are removed, not followed. Safe against concurrent sweeps: a folder is first
+    claimed by an atomic rename, so only one sweep removes it, and one that vanishes meanwhile is
+    skipped. Failures are logged, never raised.
+
+    Args:
+        max_age_seconds: age limit in seconds (> 0).
+
+    Returns:
+        The number of folders removed.
+    """
+    _check_max_age(max_age_seconds)
+    root = output_root()
+    now = time.time()
+    removed = 0
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        logger.warning("Could not list the output folder %s: %s", root, error)
+        return 0
+    for entry in entries:
+        if not _OURS.fullmatch(entry.name):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime <= max_age_seconds:
+                continue
+            claimed = root / f"{_REMOVING}{secrets.token_hex(16)}"
+            os.rename(entry.path, claimed)
+        except FileNotFoundError:
+            continue  # another request removed or claimed it first
+        except OSError as error:
+            logger.warning("Could not remove the old output folder %s: %s", entry.path, error)
+            continue
+        _remove_tree(claimed)
+        removed += 1
+    if removed:
+        logger.info(
+            "Removed %d output folder(s) older than %g s from %s", removed, max_age_seconds, root
+        )
+    return removed
+
+
+def safe_stem(name: str | os.PathLike) -> str:
+    """A file-name stem safe to build output names from: ``"scans/Großmutter (1931).jpg"`` ->
+    ``"Großmutter__1931_"``.
+
+    The last component of ``name`` (``/`` or ``\\`` separated) without its last suffix; letters
+    and digits (Unicode, NFC) and ``-`` and ``_`` are kept, every other character becomes ``_``;
+    at most 80 bytes in UTF-8 (whole characters); ``"photo"`` when nothing is left.
+    """
+    base = re.split(r"[\\/]", os.fspath(name))[-1]
+    stem = Path(base).stem if base not in ("", ".", "..") else ""
+    stem = unicodedata.normalize("NFC", stem)
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)
+    while len(cleaned.encode("utf-8")) > _STEM_MAX_BYTES:
+        cleaned = cleaned[:-1]
+    return cleaned or "photo"
+
+
+def _check_max_age(max_age_seconds: float) -> None:
+    if not max_age_seconds > 0:
+        raise ValueError(f"max_age_seconds must be > 0, got {max_age_seconds!r}")
+
+
+def _remove_tree(folder: Path) -> None:
+    """``shutil.rmtree`` that skips entries already gone and logs any other failure."""
+
+    def failed(function, path, error) -> None:
+        if isinstance(error, tuple):  # Python < 3.12: onerror gets sys.exc_info()
+            error = error[1]
+        if not isinstance(error, FileNotFoundError):
+            logger.warning("Could not remove %s from an old output folder: %s", path, error)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=failed)
+    else:
+        shutil.rmtree(folder, onerror=failed)
