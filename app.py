@@ -70,8 +70,7 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from restoration import engine as diffusion
-from restoration import imageio, mask_editor, outputs
+from restoration import imageio, mask_editor, outputs, zerogpu
 from restoration.errors import RestorationError
 from restoration.pipeline import STAGES, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
 from restoration.regions import coverage_percent
@@ -243,7 +242,7 @@ def run_request(
 ) -> Outcome:
     """Restore ``photo`` and write the full-resolution PNG into a new folder of its own.
 
-    Only the diffusion work inside the stages asks for a GPU (``engine.run_on_gpu``); reading,
+    Only the diffusion work inside the stages asks for a GPU (``zerogpu.run_on_gpu``); reading,
     classical work and PNG encoding run here on the CPU.
     """
     started = time.perf_counter()
@@ -566,5 +565,5 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    diffusion.preload_for_zero_gpu()
+    zerogpu.preload_for_zero_gpu()
     build_demo().launch()

@@ -1,15 +1,15 @@
 """The shared diffusion engine, with tiny random components loaded through the real code path."""
 
 import contextlib
-import sys
 import threading
 import time
-import types
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from diffusers import StableDiffusionInpaintPipeline
+
+from tiny_models import lora_active
 
 from restoration import engine, weights
 from restoration.engine import InpaintSettings
@@ -27,14 +27,6 @@ def _photo_and_mask(height=64, width=72):
     return image, mask
 
 
-def _lora_active(unet) -> bool:
-    """True when any peft LoRA layer of ``unet`` is enabled with an active adapter."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    layers = [m for m in unet.modules() if isinstance(m, BaseTunerLayer)]
-    return any(not layer.disable_adapters and layer.active_adapters for layer in layers)
-
-
 @contextlib.contextmanager
 def _unet_calls(shared):
     """Record every UNet call: latent (h, w), mask channel of the first batch item, LoRA state."""
@@ -45,7 +37,7 @@ def _unet_calls(shared):
         calls.append({
             "size": tuple(sample.shape[-2:]),
             "mask": sample[0, 4].float().cpu().numpy(),
-            "lora": _lora_active(module),
+            "lora": lora_active(module),
         })
 
     handle = shared.pipeline.unet.register_forward_pre_hook(record, with_kwargs=True)
@@ -123,7 +115,7 @@ def test_fast_pipeline_shares_parameters_and_lora_is_scoped(tiny_weights):
     with _unet_calls(shared) as during_fast:
         fast_result = shared.inpaint(image, mask, LCM)
     assert during_fast and all(call["lora"] for call in during_fast)
-    assert not _lora_active(shared.pipeline.unet)  # off again once the fast call is done
+    assert not lora_active(shared.pipeline.unet)  # off again once the fast call is done
     with _unet_calls(shared) as during_normal:
         after = shared.inpaint(image, mask, FAST)
     assert during_normal and not any(call["lora"] for call in during_normal)
@@ -352,124 +344,3 @@ def test_inpaint_rejects_mismatched_mask(tiny_weights):
     image, mask = _photo_and_mask()
     with pytest.raises(InputError, match="mask must have shape"):
         engine.get_engine().inpaint(image, mask[:10], FAST)
-
-
-# ---------------------------------------------------------------------------- ZeroGPU
-
-
-def _double(value, *, plus=0):
-    """Module-level, as ``run_on_gpu`` needs: the ZeroGPU worker receives it pickled."""
-    return 2 * value + plus
-
-
-def _fake_spaces(monkeypatch):
-    """Install a stand-in ``spaces`` package; returns the durations its GPU wrapper is asked for."""
-    requested = []
-
-    def GPU(task=None, *, duration=None, **kwargs):
-        def decorate(function):
-            def run(*args, **kwargs):
-                requested.append(duration(*args, **kwargs) if callable(duration) else duration)
-                return function(*args, **kwargs)
-
-            return run
-
-        return decorate if task is None else decorate(task)
-
-    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=GPU))
-    return requested
-
-
-def test_gpu_duration_grows_with_the_work_and_is_clamped():
-    assert engine.gpu_duration(2, 25) > engine.gpu_duration(1, 25)
-    assert engine.gpu_duration(4, 30) > engine.gpu_duration(4, 25)
-    assert isinstance(engine.gpu_duration(3, 25), int)
-    assert engine.gpu_duration(1, 1) == engine.GPU_MIN_SECONDS
-    assert engine.gpu_duration(10_000, 50) == engine.GPU_MAX_SECONDS
-
-
-@pytest.mark.parametrize("windows, steps", [(0, 25), (1, 0)])
-def test_gpu_duration_refuses_no_work(windows, steps):
-    with pytest.raises(InputError, match="at least 1"):
-        engine.gpu_duration(windows, steps)
-
-
-def test_run_on_gpu_calls_directly_without_spaces(monkeypatch):
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    monkeypatch.setitem(sys.modules, "spaces", None)  # `import spaces` raises ImportError
-    assert engine.run_on_gpu(_double, 4, plus=1, windows=2, steps=25) == 9
-
-
-def test_run_on_gpu_calls_directly_off_zero_gpu(monkeypatch):
-    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    requested = _fake_spaces(monkeypatch)
-    assert engine.run_on_gpu(_double, 4, windows=2, steps=25) == 8
-    assert requested == []
-
-
-def test_run_on_gpu_goes_through_spaces_gpu_with_the_computed_duration(monkeypatch):
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    requested = _fake_spaces(monkeypatch)
-    assert engine.run_on_gpu(_double, 4, plus=1, windows=3, steps=25) == 9
-    assert engine.run_on_gpu(_double, 1, windows=12, steps=50) == 2
-    assert requested == [engine.gpu_duration(3, 25), engine.gpu_duration(12, 50)]
-
-
-def _apply(function, value):
-    return function(value)
-
-
-def test_run_on_gpu_refuses_functions_the_worker_cannot_import(monkeypatch):
-    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-
-    def local(value):
-        return value
-
-    with pytest.raises(TypeError, match="module-level function"):
-        engine.run_on_gpu(lambda: 1, windows=1, steps=1)
-    with pytest.raises(TypeError, match="module-level function"):
-        engine.run_on_gpu(local, 1, windows=1, steps=1)
-    with pytest.raises(TypeError, match="arguments that are functions"):
-        engine.run_on_gpu(_apply, local, 1, windows=1, steps=1)
-    with pytest.raises(TypeError, match="module-level function"):
-        engine.run_on_gpu(InpaintSettings().__repr__, windows=1, steps=1)  # a bound method
-
-
-def test_run_on_gpu_accepts_what_pickles_by_reference(monkeypatch):
-    import functools
-
-    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert engine.run_on_gpu(_apply, _double, 3, windows=1, steps=1) == 6
-    assert engine.run_on_gpu(functools.partial(_double, plus=1), 3, windows=1, steps=1) == 7
-    assert engine.run_on_gpu(_apply, np.float32, 3, windows=1, steps=1) == 3  # classes cross too
-
-
-def test_preload_does_nothing_off_zero_gpu(tiny_weights, monkeypatch):
-    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert engine.preload_for_zero_gpu() is False
-    assert engine._engine is None
-
-
-def test_preload_without_weights_returns_false(monkeypatch):
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    _fake_spaces(monkeypatch)
-    assert engine.preload_for_zero_gpu() is False
-
-
-def test_preload_loads_the_local_engine_and_its_lora_on_zero_gpu(tiny_weights, monkeypatch):
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    _fake_spaces(monkeypatch)
-    assert engine.preload_for_zero_gpu() is True
-    assert engine._engine is not None and engine._engine._fast_pipeline is not None
-    assert not _lora_active(engine._engine.pipeline.unet)
-
-
-def test_preload_never_raises(tiny_weights, monkeypatch):
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    _fake_spaces(monkeypatch)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("CUDA error: out of memory")
-
-    monkeypatch.setattr(engine.DiffusionEngine, "from_pretrained", broken)
-    assert engine.preload_for_zero_gpu() is False

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import scratched, smooth_photo
 
-from restoration import cli, pipeline
+from restoration import cli, pipeline, zerogpu
 from restoration.stages.context import Stage, StageOutput
 from restoration import RestoreOptions, ScratchOptions, detect_scratches, restore
 from restoration.errors import InputError, WeightsUnavailableError
@@ -155,7 +155,7 @@ def test_diffusion_restore_at_native_resolution_in_one_gpu_call(tiny_weights, mo
 
     damaged, _ = scratched(smooth_photo(48, 600))
     crops, gpu_calls = [], []
-    original_inpaint, original_run_on_gpu = engine.DiffusionEngine.inpaint, engine.run_on_gpu
+    original_inpaint, original_run_on_gpu = engine.DiffusionEngine.inpaint, zerogpu.run_on_gpu
 
     def inpaint_spy(self, image, mask, settings, **kwargs):
         crops.append(image.shape)
@@ -166,7 +166,7 @@ def test_diffusion_restore_at_native_resolution_in_one_gpu_call(tiny_weights, mo
         return original_run_on_gpu(function, *args, windows=windows, steps=steps, **kwargs)
 
     monkeypatch.setattr(engine.DiffusionEngine, "inpaint", inpaint_spy)
-    monkeypatch.setattr(engine, "run_on_gpu", gpu_spy)
+    monkeypatch.setattr(zerogpu, "run_on_gpu", gpu_spy)
     options = RestoreOptions(engine="diffusion", steps=2, seed=7)
     first = restore(damaged, "scratch", options)
     assert first.engine == "diffusion" and first.image.shape == damaged.shape
@@ -180,10 +180,9 @@ def test_diffusion_restore_at_native_resolution_in_one_gpu_call(tiny_weights, mo
 
 
 def test_classical_requests_never_enter_the_gpu_function(monkeypatch):
-    from restoration import engine
 
     calls = []
-    monkeypatch.setattr(engine, "run_on_gpu", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(zerogpu, "run_on_gpu", lambda *args, **kwargs: calls.append(args))
     damaged, _ = scratched(smooth_photo())
     assert restore(damaged, "scratch", CLASSICAL).engine == "classical"
     assert restore(damaged, "scratch").engine == "classical"  # auto without weights

@@ -145,3 +145,11 @@ def _snapshot_folder(cache: Path, entry: weights.ModelEntry) -> Path:
     (repo_folder / "refs").mkdir(parents=True, exist_ok=True)
     (repo_folder / "refs" / "main").write_text(revision)
     return repo_folder / "snapshots" / revision
+
+
+def lora_active(unet) -> bool:
+    """True when any peft LoRA layer of ``unet`` is enabled with an active adapter."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in unet.modules() if isinstance(m, BaseTunerLayer)]
+    return any(not layer.disable_adapters and layer.active_adapters for layer in layers)

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from .. import engine as diffusion
+from .. import zerogpu
 from ..classical.inpaint import inpaint_classical
 from ..classical.scratch_detector import detect_scratches as detect_classical
 from ..errors import InputError
@@ -248,7 +249,7 @@ def _detect(image: np.ndarray, options: ScratchOptions, context: StageContext) -
         return strict.astype(np.float32), 0
     context.report(0.05, f"checking faint scratches with the model ({windows} windows)")
     prior = functools.partial(_engine_damage_prior, seed=context.options.seed)
-    mask = diffusion.run_on_gpu(
+    mask = zerogpu.run_on_gpu(
         confirm_with_prior, image, strict, faint, prior, window_size=engine.working_size,
         windows=windows, steps=_PRIOR_SAMPLES,
     )
@@ -272,7 +273,7 @@ def _refine_with_diffusion(
     settings = context.inpaint_settings(strength=_REPAIR_STRENGTH, resample=options.resample)
     windows = _windows(mask, context.engine.working_size)
     context.report(0.15, f"repairing {len(windows)} windows with the model ({settings.unet_steps} steps each)")
-    result = diffusion.run_on_gpu(
+    result = zerogpu.run_on_gpu(
         inpaint_windows, prepared, mask, windows, settings, windows=len(windows), steps=settings.unet_steps
     )
     return result, len(windows)
@@ -282,7 +283,7 @@ def inpaint_windows(image: np.ndarray, mask: np.ndarray, windows: list[Window], 
     """Diffusion inpainting of ``mask`` on each of ``windows``, pasted back seamlessly.
 
     Module-level and free of callbacks, so that ZeroGPU can run it in its GPU worker
-    (``engine.run_on_gpu``): the engine is the process-wide one.
+    (``zerogpu.run_on_gpu``): the engine is the process-wide one.
 
     Args:
         image: (H, W, 3) float32 RGB in [0, 1], e.g. the classical fill.
