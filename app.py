@@ -74,6 +74,8 @@ from restoration import imageio, mask_editor, outputs, zerogpu
 from restoration.errors import RestorationError
 from restoration.pipeline import STAGES, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
 from restoration.regions import coverage_percent
+from restoration.stages import denoise as denoise_stage
+from restoration.stages.denoise import DenoiseOptions
 from restoration.stages.scratch import ScratchOptions
 
 __all__ = ["build_demo", "EXAMPLES_DIR", "TAB_BUILDERS"]
@@ -89,9 +91,11 @@ MaskMode = Literal["replace", "add"]
 
 INTRO = """\
 # Old-photo restoration
-Upload a scan of an old photograph. The app finds scratches and cracks and shows them in red
-on the photo: paint over damage it missed, erase what is not damage, then press **Restore**.
-Compare before and after with the slider and download the full-resolution PNG.
+Upload a scan of an old photograph, compare before and after with the slider and download the
+full-resolution PNG. **Scratches** finds scratches and cracks and shows them in red on the
+photo: paint over damage it missed, erase what is not damage, then press **Restore**.
+**Denoise / Deblur** measures film grain, blur and fading, starts its sliders from what it
+measured, and removes them while a sepia print stays sepia.
 """
 
 
@@ -535,7 +539,161 @@ def build_scratch_tab() -> None:
     gr.api(restore_scratches_api, api_name="restore_scratches", concurrency_id="restore")
 
 
-TAB_BUILDERS = {"scratch": build_scratch_tab}
+# --------------------------------------------------------------------------------------------
+# Denoise / Deblur tab and its API endpoints
+# --------------------------------------------------------------------------------------------
+
+
+def _estimates_text(findings: dict) -> str:
+    """One Markdown line with the estimates of the denoise stage."""
+    cast = findings["cast_ab"]
+    return (
+        f"**Measured:** grain {findings['noise_levels']:.1f} levels (size {findings['grain_size_px']:.1f} px) · "
+        f"blur σ {findings['blur_sigma_px']:.1f} px · fade {findings['fade']:.2f} · "
+        f"cast a* {cast[0]:+.1f} b* {cast[1]:+.1f} · {findings['tone']} print"
+    )
+
+
+@_user_errors("measuring grain, blur and fading")
+def show_estimates(photo_path: str | None, progress=gr.Progress()):
+    """Measure the uploaded photo; returns (text, grain, sharpen) with the sliders set to the estimates."""
+    upload = Upload.of(photo_path)
+    if upload is None:
+        return "", gr.Slider(value=0), gr.Slider(value=0)
+    progress(0.2, desc="Measuring grain, blur and fading")
+    photo = _load(upload)
+    _warn(photo.metadata.notices)
+    findings = denoise_stage.estimate(photo.pixels).findings()
+    grain = min(denoise_stage.MAX_GRAIN_LEVELS, findings["noise_levels"])
+    sharpen = min(denoise_stage.MAX_SHARPEN_SIGMA, findings["blur_sigma_px"])
+    return _estimates_text(findings), gr.Slider(value=grain), gr.Slider(value=sharpen)
+
+
+def _denoise_options(grain, sharpen, fade, keep_tone, strength) -> DenoiseOptions:
+    """DenoiseOptions from the tab's controls or the API (None = estimate; strength 0 = auto)."""
+    return DenoiseOptions(
+        grain=None if grain is None else float(grain),
+        sharpen=None if sharpen is None else float(sharpen),
+        fade=None if fade is None else float(fade),
+        keep_tone=bool(keep_tone),
+        strength=float(strength) if strength else None,
+    )
+
+
+@_user_errors("restoring this photo")
+def restore_denoise_page(
+    photo_path: str | None,
+    grain: float,
+    sharpen: float,
+    fade: float,
+    keep_tone: bool,
+    strength: float,
+    engine: str,
+    seed: float,
+    steps: float,
+    fast: bool,
+    progress=gr.Progress(track_tqdm=True),
+):
+    """Denoise, deblur and restore the tone of the uploaded photo; returns the result panel's values."""
+    upload = Upload.of(photo_path)
+    photo = _load(upload)
+    options = _common_options(engine, seed, steps, fast, {"denoise": _denoise_options(grain, sharpen, fade, keep_tone, strength)})
+    outcome = run_request(photo, "denoise", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    applied = outcome.result.stages[0].findings["applied"]
+    return ResultPanel.showing(
+        outcome,
+        f"**Removed:** grain {applied['grain_levels']:.1f} levels, blur σ {applied['sharpen_sigma_px']:.1f} px, "
+        f"fade {applied['fade']:.2f}",
+    )
+
+
+@_user_errors("measuring grain, blur and fading")
+def estimate_degradation_api(photo: FileData) -> dict:
+    """Grain, blur and fading of a photo, as the denoise stage measures them.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+
+    Returns:
+        {"noise_levels", "chroma_noise_levels" (8-bit levels), "grain_size_px", "blur_sigma_px",
+        "fade" (0-1), "cast_ab" ([a*, b*]), "black_point", "white_point", "tone" ("gray",
+        "toned" or "colour")}.
+    """
+    return denoise_stage.estimate(_load(Upload.of(photo)).pixels).findings()
+
+
+@_user_errors("restoring this photo")
+def denoise_api(
+    photo: FileData,
+    grain: float | None = None,
+    sharpen: float | None = None,
+    fade: float | None = None,
+    keep_tone: bool = True,
+    engine: Engine = "auto",
+    seed: int = 0,
+    steps: int = 0,
+    fast: bool = False,
+    strength: float = 0.0,
+) -> tuple[FileData, dict]:
+    """Remove grain, sharpen soft focus, restore faded contrast and casts: the restored PNG and a summary.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        grain: noise to remove in 8-bit levels, 0-50 (0 = off); None = estimated.
+        sharpen: blur to undo, Gaussian sigma in px, 0-5 (0 = off); None = estimated.
+        fade: fading and cast correction, 0-1; None = 1 (a no-op on unfaded photos).
+        keep_tone: keep a sepia or other toned print's tone.
+        engine: "auto", "classical" or "diffusion".
+        seed: >= 0, for the diffusion engine.
+        steps: 0 = the engine's default, else 1-200.
+        fast: LCM fast mode (diffusion engine).
+        strength: diffusion refinement strength, 0.05-0.6; 0 = from the degradation.
+    """
+    upload = Upload.of(photo)
+    image = _load(upload)
+    options = _common_options(engine, seed, steps, fast, {"denoise": _denoise_options(grain, sharpen, fade, keep_tone, strength)})
+    outcome = run_request(image, "denoise", options, stem=outputs.safe_stem(upload.name))
+    return FileData(path=str(outcome.path)), outcome.summary()
+
+
+def build_denoise_tab() -> None:
+    """The Denoise / Deblur tab: upload, the measured grain/blur/fading with sliders starting
+    from them, Restore, shared result panel; and the endpoints ``/estimate_degradation`` and
+    ``/denoise``."""
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            photo = build_photo_input("denoise")
+        with gr.Column(scale=1, min_width=280):
+            estimates = gr.Markdown("Upload a photo: its grain, blur and fading are measured here.", elem_id="denoise-estimates")
+            grain = gr.Slider(0, denoise_stage.MAX_GRAIN_LEVELS, value=0, step=0.5, label="Grain to remove (8-bit levels)",
+                              info="Starts at the measured grain; 0 = off.", elem_id="denoise-grain")
+            sharpen = gr.Slider(0, denoise_stage.MAX_SHARPEN_SIGMA, value=0, step=0.1, label="Blur to undo (σ in px)",
+                                info="Starts at the measured blur; 0 = off.", elem_id="denoise-sharpen")
+            fade = gr.Slider(0, 1, value=1, step=0.05, label="Fading and colour-cast correction",
+                             info="1 = full; does nothing to a photo with a full range and no cast.")
+            keep_tone = gr.Checkbox(value=True, label="Keep the print's tone (sepia stays sepia)")
+            with gr.Accordion("Advanced", open=False):
+                strength = gr.Slider(0, denoise_stage.MAX_STRENGTH, value=0, step=0.05,
+                                     label="Diffusion refinement strength (0 = from the degradation)")
+                controls = build_engine_controls()
+            restore_button = gr.Button("Restore", variant="primary", elem_id="denoise-restore")
+    panel = build_result_panel("denoise")
+
+    photo.change(
+        lambda: ResultPanel.cleared(), inputs=None, outputs=panel.components, queue=False, api_visibility="private"
+    ).then(show_estimates, inputs=[photo], outputs=[estimates, grain, sharpen], api_visibility="private")
+    restore_button.click(
+        restore_denoise_page,
+        inputs=[photo, grain, sharpen, fade, keep_tone, strength, *controls.components],
+        outputs=panel.components,
+        concurrency_id="restore",
+        api_visibility="private",
+    )
+    gr.api(estimate_degradation_api, api_name="estimate_degradation")
+    gr.api(denoise_api, api_name="denoise", concurrency_id="restore")
+
+
+TAB_BUILDERS = {"scratch": build_scratch_tab, "denoise": build_denoise_tab}
 """One tab builder per stage name; ``build_demo`` makes a tab for each stage in ``STAGES``."""
 
 

@@ -37,6 +37,10 @@ __all__ = [
     "fade",
     "sepia",
     "paper_texture",
+    "colour_cast",
+    "quantize",
+    "global_degradation",
+    "GLOBAL_DEGRADATIONS",
     "degrade",
     "clean_photos",
 ]
@@ -431,6 +435,68 @@ def paper_texture(image: np.ndarray, *, rng: np.random.Generator, strength: floa
     warm = np.array([1.0, 0.98, 0.94], np.float32)
     toned = image * gain[..., None] * (1 - strength * (1 - warm))
     return np.clip(toned, 0.0, 1.0).astype(np.float32)
+
+
+def colour_cast(image: np.ndarray, *, shift: tuple[float, float, float] = (0.04, 0.0, -0.06)) -> np.ndarray:
+    """Colour cast of faded dyes: each channel scaled by ``1 + shift[c]`` (mid-grey moves by
+    ``shift / 2``); (H, W, 3) float32 [0, 1] in and out."""
+    image = _check_image(image)
+    gains = 1.0 + np.asarray(shift, np.float32)
+    return np.clip(image * gains, 0.0, 1.0).astype(np.float32)
+
+
+def quantize(image: np.ndarray, *, bits: int = 8) -> np.ndarray:
+    """Round to ``bits``-bit levels, as a scanner writes a file; (H, W, 3) float32 [0, 1] in and out."""
+    image = _check_image(image)
+    top = float(2**bits - 1)
+    return (np.round(np.clip(image, 0.0, 1.0) * top) / top).astype(np.float32)
+
+
+GLOBAL_DEGRADATIONS = ("clean", "grain", "blur", "motion", "grain+blur", "fade+cast")
+"""Names accepted by :func:`global_degradation`, one benchmark row each."""
+
+
+def global_degradation(image: np.ndarray, kind: str, *, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """One unstructured degradation of a clean photo, at a random moderate strength, then 8-bit.
+
+    Args:
+        image: (H, W, 3) float32 in [0, 1], the clean photo.
+        kind: one of ``GLOBAL_DEGRADATIONS``:
+            ``clean``: only the 8-bit rounding;
+            ``grain``: correlated film grain (:func:`add_grain`), mid-tone std 0.02-0.05 (5-13
+            levels), grain size 0.6-1.6 px, stronger in mid-tones, a quarter of it per channel;
+            ``blur``: Gaussian blur, sigma 0.8-2.0 px;
+            ``motion``: mild linear motion blur, 3-6 px long, any direction;
+            ``grain+blur``: Gaussian blur 0.7-1.5 px, then grain 0.015-0.04 of 0.6-1.4 px;
+            ``fade+cast``: fading toward a paper tone by 0.15-0.35, then a dye colour cast
+            (per-channel gains within +-8 %).
+        rng: random generator; the same state gives the same result.
+
+    Returns:
+        (degraded (H, W, 3) float32 in [0, 1] on 8-bit levels, the parameters drawn).
+    """
+    image = _check_image(image)
+    if kind == "clean":
+        params: dict = {}
+        out = image
+    elif kind == "grain":
+        params = {"sigma": rng.uniform(0.02, 0.05), "size": rng.uniform(0.6, 1.6)}
+        out = add_grain(image, rng=rng, **params)
+    elif kind == "blur":
+        params = {"sigma": rng.uniform(0.8, 2.0)}
+        out = gaussian_blur(image, **params)
+    elif kind == "motion":
+        params = {"length": rng.uniform(3.0, 6.0), "angle": rng.uniform(0.0, 180.0)}
+        out = motion_blur(image, **params)
+    elif kind == "grain+blur":
+        params = {"blur": rng.uniform(0.7, 1.5), "sigma": rng.uniform(0.015, 0.04), "size": rng.uniform(0.6, 1.4)}
+        out = add_grain(gaussian_blur(image, sigma=params["blur"]), rng=rng, sigma=params["sigma"], size=params["size"])
+    elif kind == "fade+cast":
+        params = {"amount": rng.uniform(0.15, 0.35), "shift": tuple(float(v) for v in rng.uniform(-0.08, 0.08, 3))}
+        out = colour_cast(fade(image, amount=params["amount"]), shift=params["shift"])
+    else:
+        raise ValueError(f"unknown degradation {kind!r}; choose from {', '.join(GLOBAL_DEGRADATIONS)}")
+    return quantize(out), params
 
 
 def degrade(

@@ -1,4 +1,4 @@
-"""Old-photo restoration: scratch and crack removal (denoise, faces and colorization to come),
+"""Old-photo restoration: scratch and crack removal, denoise/deblur/fading (faces and colorization to come),
 backed by one shared latent diffusion model, with a classical engine that needs no weights.
 
     from restoration import RestoreOptions, ScratchOptions, imageio, restore
@@ -10,6 +10,7 @@ backed by one shared latent diffusion model, with a classical engine that needs 
 
 from .errors import InputError, RestorationError, WeightsUnavailableError
 from .pipeline import STAGES, TASKS, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
+from .stages.denoise import DenoiseOptions
 from .stages.scratch import ScratchOptions
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "RestorationError",
     "RestorationResult",
     "RestoreOptions",
+    "DenoiseOptions",
     "ScratchOptions",
     "WeightsUnavailableError",
     "detect_scratches",

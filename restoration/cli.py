@@ -84,7 +84,8 @@ def _add_stage_flags(parser: argparse.ArgumentParser) -> None:
             seen[option.flag] = stage.name
             help_text = f"{option.help} (default: {option.default})"
             if option.kind is bool:
-                group.add_argument(option.flag, dest=_dest(stage.name, option), action="store_true", default=None, help=option.help)
+                group.add_argument(option.flag, dest=_dest(stage.name, option), action=argparse.BooleanOptionalAction,
+                                   default=None, help=help_text)
             else:
                 group.add_argument(option.flag, dest=_dest(stage.name, option), type=option.kind, choices=option.choices,
                                    default=None, metavar=None if option.choices else option.name.upper(), help=help_text)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,13 +125,21 @@ class InpaintSettings:
             raise InputError("RePaint resampling (resample > 1) needs the default sampler, not fast mode")
 
     @property
+    def schedule_steps(self) -> int:
+        """Steps of the full noise schedule the sampler is set to: ``steps``, raised when a low
+        ``strength`` would keep none of them (diffusers keeps ``int(steps * strength)``), so an
+        SDEdit call always runs at least one step."""
+        return max(self.steps, math.ceil(round(1.0 / self.strength, 9)))
+
+    @property
     def unet_steps(self) -> int:
         """UNet evaluations one :meth:`DiffusionEngine.inpaint` call makes with these settings
         (>= 1): the steps ``strength`` keeps, times ``resample`` for RePaint. Use it as the
         ``steps`` of :func:`restoration.zerogpu.run_on_gpu`."""
+        steps = self.schedule_steps
         if self.resample == 1:  # diffusers' img2img rule: int(steps * strength) steps
-            return max(1, min(self.steps, int(self.steps * self.strength)))
-        return (_kept_steps(self.steps, self.strength) - 1) * self.resample + 1
+            return max(1, min(steps, int(steps * self.strength)))
+        return (_kept_steps(steps, self.strength) - 1) * self.resample + 1
 
 
 def accelerator_available() -> bool:
@@ -409,7 +418,7 @@ class DiffusionEngine:
             height=image.shape[0],
             width=image.shape[1],
             strength=settings.strength,
-            num_inference_steps=settings.steps,
+            num_inference_steps=settings.schedule_steps,
             guidance_scale=settings.guidance_scale,
             generator=torch.Generator("cpu").manual_seed(settings.seed),
             output_type="np",
@@ -429,7 +438,7 @@ class DiffusionEngine:
         from diffusers import DDIMScheduler
 
         scheduler = DDIMScheduler.from_config(self.pipeline.scheduler.config)
-        scheduler.set_timesteps(settings.steps, device=self.device)
+        scheduler.set_timesteps(settings.schedule_steps, device=self.device)
         timesteps = _strength_timesteps(scheduler.timesteps, settings.strength)
         generator = torch.Generator("cpu").manual_seed(settings.seed)
 

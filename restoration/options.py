@@ -3,8 +3,9 @@ per stage (declared by the stage module), validated once and shared by the pipel
 
 A stage's options class is a frozen dataclass that validates its own values in
 ``__post_init__``. Its fields describe themselves through ``dataclasses.field(metadata=...)``:
-``help`` (one line for the command line and the app), ``choices`` for a string option, or
-``input`` (``"mask"`` or ``"reference"``) for an array the user supplies as a file. The command
+``help`` (one line for the command line and the app), ``choices`` for a string option, ``type``
+for an option whose default is None (None = "estimate it from the photo"), or ``input``
+(``"mask"`` or ``"reference"``) for an array the user supplies as a file. The command
 line derives its flags from these fields (:func:`option_fields`).
 """
 
@@ -69,7 +70,7 @@ class OptionField:
     Attributes:
         name: the dataclass field name (``mask_mode``); the command-line flag is ``--mask-mode``.
         default: the default value.
-        kind: ``bool``, ``int``, ``float`` or ``str``.
+        kind: ``bool``, ``int``, ``float`` or ``str`` (the ``type`` metadata, else the default's type).
         help: one line for the command line and the app.
         choices: allowed values of a string option, or None.
     """
@@ -98,7 +99,7 @@ def option_fields(options_class: type) -> list[OptionField]:
             OptionField(
                 name=item.name,
                 default=item.default,
-                kind=type(item.default),
+                kind=item.metadata.get("type", type(item.default)),
                 help=item.metadata["help"],
                 choices=tuple(item.metadata["choices"]) if "choices" in item.metadata else None,
             )

@@ -18,7 +18,7 @@ import numpy as np
 from . import engine as diffusion
 from .errors import InputError, WeightsUnavailableError
 from .options import RestoreOptions
-from .stages import scratch
+from .stages import denoise, scratch
 from .stages.context import ProgressCallback, Stage, StageContext
 from .validation import check_mask_size, check_rgb
 
@@ -38,13 +38,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-STAGES: tuple[Stage, ...] = (scratch.STAGE,)
+STAGES: tuple[Stage, ...] = (scratch.STAGE, denoise.STAGE)
 """Every stage, in the order they run. A new stage is its module and one entry here."""
 
 TASKS = tuple(stage.name for stage in STAGES)
 """Available tasks, in the order they run (the names of ``STAGES``; code reads ``STAGES``)."""
 
-_PLANNED_TASKS = ("denoise", "face", "colorize")
+_PLANNED_TASKS = ("face", "colorize")
 _WEIGHTS_HINT = "python -m restoration weights download"
 
 

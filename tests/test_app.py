@@ -51,15 +51,43 @@ def app_error(client, *args, api_name) -> str:
     return message
 
 
-def test_api_lists_the_two_documented_endpoints_in_order(client):
+def test_api_lists_the_documented_endpoints_with_their_parameters(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(endpoints) == {"/detect_scratches", "/restore_scratches"}
+    assert set(endpoints) == {"/detect_scratches", "/restore_scratches", "/estimate_degradation", "/denoise"}
     names = lambda name: [p["parameter_name"] for p in endpoints[name]["parameters"]]  # noqa: E731
     assert names("/detect_scratches") == ["photo", "sensitivity"]
     assert names("/restore_scratches") == [
         "photo", "mask", "sensitivity", "engine", "seed", "steps", "fast", "mask_mode",
     ]
     assert len(endpoints["/restore_scratches"]["returns"]) == 2
+    assert names("/estimate_degradation") == ["photo"]
+    assert names("/denoise") == [
+        "photo", "grain", "sharpen", "fade", "keep_tone", "engine", "seed", "steps", "fast", "strength",
+    ]
+
+
+def test_every_stage_has_a_tab():
+    from restoration.pipeline import STAGES
+
+    assert list(app.TAB_BUILDERS) == [stage.name for stage in STAGES]
+
+
+def test_denoise_measures_and_restores_a_grainy_photo(client, tmp_path):
+    rng = np.random.default_rng(0)
+    clean = smooth_photo(240, 320)
+    grainy = np.clip(clean + rng.normal(0, 12 / 255, clean.shape[:2])[..., None], 0, 1)
+    path = tmp_path / "grainy.png"
+    save_uint8(grainy, path)
+
+    estimates = client.predict(handle_file(path), api_name="/estimate_degradation")
+    restored_path, summary = client.predict(handle_file(path), fade=0.0, api_name="/denoise")  # a low-contrast gradient: no fade fix
+
+    assert 6 < estimates["noise_levels"] < 20 and estimates["tone"] == "colour"
+    restored, image = read(restored_path)
+    assert image.format == "PNG" and image.size == (320, 240)
+    assert np.abs(restored - clean).mean() < 0.6 * np.abs(read(path)[0] - clean).mean()
+    assert summary["engine"] == "classical" and summary["stages"][0]["name"] == "denoise"
+    assert summary["stages"][0]["findings"]["noise_levels"] == estimates["noise_levels"]
 
 
 def test_restore_scratches_removes_the_scratch_and_keeps_the_size(client, scratched_photo):

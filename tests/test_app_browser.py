@@ -142,3 +142,21 @@ def test_a_non_image_shows_the_message_and_no_traceback(page, tmp_path):
     content = page.content()
     assert "Traceback" not in content
     assert 'File "' not in content
+
+
+def test_denoise_tab_measures_starts_the_sliders_there_and_restores(page, tmp_path):
+    rng = np.random.default_rng(0)
+    clean = smooth_photo(240, 320)
+    path = tmp_path / "grainy.png"
+    save_uint8(np.clip(clean + rng.normal(0, 10 / 255, clean.shape[:2])[..., None], 0, 1), path)
+    page.get_by_role("tab", name="Denoise / Deblur").click()
+    page.locator("#denoise-photo-upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#denoise-estimates")).to_contain_text("Measured")
+    measured = float(re.search(r"grain ([0-9.]+) levels", page.locator("#denoise-estimates").inner_text()).group(1))
+    grain_box = page.locator("#denoise-grain input[type=number]")
+    expect(grain_box).not_to_have_value("0")
+    assert float(grain_box.input_value()) == pytest.approx(measured, abs=0.5)
+    page.locator("#denoise-restore").click()
+    expect(page.locator("#denoise-result-info")).to_contain_text("Engine that ran: classical")
+    expect(page.locator("#denoise-before-after img")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "denoise-tab.png"), full_page=True)

@@ -74,10 +74,14 @@ def test_detect_scratches_writes_a_mask_of_the_photo_size(tmp_path):
     [
         (["restore", "{missing}", "--output", "{out}"], EXIT_BAD_INPUT, "does not exist"),
         (["restore", "{bad}", "--output", "{out}"], EXIT_BAD_INPUT, "not an image"),
-        (["restore", "{good}", "--output", "{out}", "--tasks", "denoise"], EXIT_BAD_INPUT, "not available yet"),
+        (["restore", "{good}", "--output", "{out}", "--tasks", "colorize"], EXIT_BAD_INPUT, "not available yet"),
         (["restore", "{good}", "--output", "{out}", "--engine", "diffusion"], EXIT_NO_WEIGHTS, "weights download"),
         (["restore", "{good}", "--output", "{out}", "--reference", "{good}"], EXIT_BAD_INPUT, "--reference is used by"),
         (["restore", "{good}", "--output", "{out}", "--sensitivity", "3"], EXIT_BAD_INPUT, "between 0 and 1"),
+        (["restore", "{good}", "--output", "{out}", "--tasks", "scratch", "--grain", "4"], EXIT_BAD_INPUT,
+         "--grain: option(s) of the denoise task, which is not in --tasks"),
+        (["restore", "{good}", "--output", "{out}", "--tasks", "denoise", "--grain", "99"], EXIT_BAD_INPUT,
+         "grain must be between 0 and 50"),
         (["restore", "{good}", "--output", "{out}", "--engine", "classical", "--damage-prior"], EXIT_BAD_INPUT,
          "need the diffusion engine"),
         (["restore", "{good}", "--output", "{out}", "--engine", "diffusion", "--fast", "--resample", "2"], EXIT_BAD_INPUT,
@@ -143,7 +147,7 @@ def test_resample_and_damage_prior_reach_the_engine_from_the_command_line(folder
     monkeypatch.setattr(engine.DiffusionEngine, "inpaint", inpaint_spy)
     report = tmp_path / "report.json"
     args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "diffusion",
-            "--steps", "2", "--resample", "2", "--damage-prior", "--sensitivity", "0.3", "--report", str(report)]
+            "--tasks", "scratch", "--steps", "2", "--resample", "2", "--damage-prior", "--sensitivity", "0.3", "--report", str(report)]
     assert main(args) == EXIT_OK
     findings = json.loads(report.read_text())["inputs"][0]["stages"][0]["findings"]
     assert calls["resample"] and set(calls["resample"]) == {2}
@@ -159,3 +163,24 @@ def test_weights_commands_cover_what_the_available_stages_need(capsys):
     assert "facexlib" not in capsys.readouterr().out
     assert main(["weights", "status", "--model", "facexlib-parsenet"]) == EXIT_OK  # opt-in, by name
     assert "facexlib-parsenet" in capsys.readouterr().out
+
+
+def test_denoise_task_with_its_own_flags(folder, tmp_path):
+    report = tmp_path / "report.json"
+    args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--tasks", "denoise",
+            "--grain", "4", "--sharpen", "0", "--no-keep-tone", "--engine", "classical", "--report", str(report)]
+    assert main(args) == EXIT_OK
+    entry = json.loads(report.read_text())["inputs"][0]
+    assert [stage["name"] for stage in entry["stages"]] == ["denoise"]
+    assert entry["stages"][0]["findings"]["applied"]["grain_levels"] == 4.0
+    with Image.open(tmp_path / "out" / "first.png") as restored:
+        assert restored.size == (100, 80)
+
+
+def test_the_default_tasks_are_every_stage(folder, tmp_path):
+    report = tmp_path / "report.json"
+    args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "classical",
+            "--report", str(report)]
+    assert main(args) == EXIT_OK
+    names = [stage["name"] for stage in json.loads(report.read_text())["inputs"][0]["stages"]]
+    assert names == ["scratch", "denoise"]

@@ -344,3 +344,14 @@ def test_inpaint_rejects_mismatched_mask(tiny_weights):
     image, mask = _photo_and_mask()
     with pytest.raises(InputError, match="mask must have shape"):
         engine.get_engine().inpaint(image, mask[:10], FAST)
+
+
+@pytest.mark.parametrize("steps, strength", [(3, 0.16), (2, 0.3), (1, 0.05)])
+def test_a_low_strength_still_runs_at_least_one_step(tiny_weights, steps, strength):
+    image, _ = _photo_and_mask()
+    settings = InpaintSettings(steps=steps, strength=strength, seed=1)
+    assert settings.unet_steps == 1 and settings.schedule_steps * strength >= 1
+    calls = []
+    result = engine.get_engine().inpaint(image, np.ones(image.shape[:2], np.float32), settings,
+                                         callback=lambda done, total: calls.append((done, total)))
+    assert result.shape == image.shape and calls == [(1, 1)]

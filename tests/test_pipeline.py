@@ -74,7 +74,7 @@ def test_detect_scratches_finds_the_scratch():
 
 @pytest.mark.parametrize(
     ("tasks", "message"),
-    [("denoise", "not available yet"), ("sharpen", "unknown task"), ("", "no task given")],
+    [("face", "not available yet"), ("sharpen", "unknown task"), ("", "no task given")],
 )
 def test_bad_tasks(tasks, message):
     with pytest.raises(InputError, match=message):
@@ -122,7 +122,8 @@ def test_mask_of_the_wrong_size_is_refused():
         (_scratch("classical", resample=3), "resample need the diffusion engine"),
         (RestoreOptions(engine="diffusion", fast=True, stages={"scratch": ScratchOptions(resample=2)}), "not fast mode"),
         (RestoreOptions(engine="classical", stages={"scratch": 0.5}), "takes ScratchOptions"),
-        (RestoreOptions(engine="classical", stages={"denoise": ScratchOptions()}), "not available yet"),
+        (RestoreOptions(engine="classical", stages={"face": ScratchOptions()}), "not available yet"),
+        (RestoreOptions(engine="classical", stages={"denoise": ScratchOptions()}), "denoise task, which is not requested"),
     ],
 )
 def test_options_the_request_cannot_honour_are_errors_not_silence(options, message):

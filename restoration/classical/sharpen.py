@@ -1,0 +1,247 @@
+"""Blur: how much there is (:func:`estimate_blur`) and its removal (:func:`deblur`).
+
+The blur model is a Gaussian point-spread function (defocus, a soft lens, an enlarger, a print
+copied from a print); mild motion blur is treated as its closest Gaussian.
+
+Estimation, after Zhuo and Sim: re-blurring an edge blurred by sigma with a known Gaussian
+sigma_r lowers its gradient maximum by ``R = sqrt(sigma**2 + sigma_g**2 + sigma_r**2) /
+sqrt(sigma**2 + sigma_g**2)`` (sigma_g the smoothing under the gradient), so sigma follows from
+the ratio R at every edge pixel. Edges are the Canny edges of the smoothed luminance that are
+well above the noise; the noise's own share of the gradient energy is subtracted before the
+ratio; the result is a low percentile over the edges (the sharpest structure: in-focus parts),
+less the width that a perfectly sampled sharp edge already measures (``_INTRINSIC``).
+
+Removal: regularised deconvolution with that Gaussian, in the DCT domain. With reflecting
+borders a symmetric blur is diagonal in the DCT-II basis (Ng, Chan and Tang), so there is no
+wrap-around ringing at the image borders and no padding. The regulariser is total variation
+(edges stay sharp without overshoot, flat areas stay flat), solved by half-quadratic splitting
+with an increasing penalty, as in Krishnan and Fergus (with their exponent 1); its weight grows
+with the noise level, so grain is not sharpened back in. Luminance only (BT.601 Y): the change
+of Y is added to the three channels, which keeps a gray photo gray and colours unshifted.
+
+References: Zhuo and Sim, "Defocus map estimation from a single image", Pattern Recognition
+2011; Ng, Chan and Tang, "A fast algorithm for deblurring models with Neumann boundary
+conditions", SIAM J. Sci. Comput. 1999; Krishnan and Fergus, "Fast image deconvolution using
+hyper-Laplacian priors", NIPS 2009; Rudin, Osher and Fatemi, "Nonlinear total variation based
+noise removal algorithms", Physica D 1992.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import scipy.fft
+
+from ..errors import InputError
+from ..validation import check_rgb
+
+__all__ = ["estimate_blur", "deblur", "BLUR_FLOOR"]
+
+logger = logging.getLogger(__name__)
+
+BLUR_FLOOR = 0.4
+"""Blur sigmas (px) below this are left alone: ``deblur`` returns a copy (sharp enough; the
+estimate of a sharp photo is about 0-0.4)."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601
+_SMOOTH = 1.5  # px, sigma_g: Gaussian smoothing under the gradients
+_REBLUR = 1.0  # px, sigma_r: the known re-blur
+_PERCENTILE = 85  # of the per-edge-pixel blur. Thin lines and texture read sharper than they are
+# under the step-edge model, so a low percentile underestimates; the 70th is the one for which
+# estimate(blur(print, b)) = hypot(b, estimate(print)) on the fitting prints (FIT_PRINTS[:20] of
+# benchmarks/scratch_quality.py, 512 px, b = 1, 2, 3: bias <= 0.05 px, rms error 0.12-0.19 px;
+# 80th: bias -0.05..-0.03, 90th: +0.03..+0.14)
+_INTRINSIC = 0.71  # px: what a perfectly sampled sharp edge measures (polygons and discs drawn at
+# 8x and area-downsampled: raw 0.70-0.72; blurred by 1, 2, 3 px they measure 1.22, 2.10, 3.04,
+# i.e. sqrt(b**2 + 0.71**2) within 0.03 px; tests/test_sharpen.py checks it)
+_STRONG = 0.5  # edges kept: the strongest half of the Canny edges ...
+_EDGE_SNR = 5.0
+_MIN_EDGES = 30  # edge pixels needed to measure one direction
+_DIRECTIONS = 8  # bins of edge direction  # edges kept: gradient at least this many noise gradient stds
+_MAX_BLUR = 8.0  # px, largest blur reported / accepted
+
+# Tuned on 12 corpus prints of FIT_PRINTS (512 px; blur, motion and grain+blur rows of
+# benchmarks/denoise_quality.py, the chain without tone; /tmp grid, numbers in the report): of
+# _TARGET in {0.6, 0.8, 1.0, 1.2} x _TV_WEIGHT in {1, 3, 10} x _SMOOTHNESS in {0, 0.003, 0.01,
+# 0.03}, (1.0, 1, 0.003) has the best sum of the three rows' mean PSNR.
+_TARGET = 1.0  # px: the blur left in (see deblur)
+_TV_WEIGHT = 1.0  # total-variation weight per noise variance, see _tv_weight
+_SMOOTHNESS = 0.003  # a fixed quadratic (Laplacian) term: caps the gain where the blur left nothing
+_NOISE_FLOOR = 1.5 / 255.0  # the noise deblurring assumes at least (quantisation, JPEG, residual grain)
+_ITERATIONS = 8  # half-quadratic splitting rounds
+_BETA = (1.0, 2.0)  # splitting penalty of the first round (threshold 1 / beta) and its growth per round
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image @ _LUMA)
+
+
+def _gradient(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude per px (Sobel, normalised to a unit-step derivative) and its
+    direction in [0, pi)."""
+    gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / 8.0, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Sobel(plane, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / 8.0, borderType=cv2.BORDER_REFLECT)
+    return np.hypot(gx, gy), np.mod(np.arctan2(gy, gx), np.pi)
+
+
+def _noise_gradient_std(noise_sigma: float, smoothing: float) -> float:
+    """Largest std of one gradient component of noise of std ``noise_sigma`` after Gaussian
+    smoothing by ``smoothing`` px, over grain widths s (it peaks at s = smoothing):
+    ``max_s s / (2 (s**2 + smoothing**2))`` times the noise std."""
+    return noise_sigma / (4.0 * smoothing)
+
+
+def _raw_blur(y: np.ndarray, noise_sigma: float) -> float:
+    """The per-edge blur percentile of the luminance ``y`` (H, W) float32, before ``_INTRINSIC``."""
+    s1 = cv2.GaussianBlur(y, (0, 0), _SMOOTH, borderType=cv2.BORDER_REFLECT)
+    s2 = cv2.GaussianBlur(s1, (0, 0), _REBLUR, borderType=cv2.BORDER_REFLECT)
+    (g1, direction), (g2, _) = _gradient(s1), _gradient(s2)
+    n1 = _noise_gradient_std(noise_sigma, _SMOOTH)
+    n2 = _noise_gradient_std(noise_sigma, float(np.hypot(_SMOOTH, _REBLUR)))
+    # Canny on the smoothed luminance; its Sobel is unnormalised (x8) and in 8-bit levels
+    scale = 8.0 * 255.0
+    high = max(float(np.percentile(g1, 95)), 1.5 * _EDGE_SNR * n1, 1.0 / 255.0) * scale
+    edges = cv2.Canny(np.clip(s1 * 255.0 + 0.5, 0, 255).astype(np.uint8), 0.4 * high, high, L2gradient=True) > 0
+    if np.count_nonzero(edges) < 20:
+        return 0.0
+    strong = edges & (g1 >= max(float(np.quantile(g1[edges], _STRONG)), _EDGE_SNR * n1))
+    energy1 = g1[strong] ** 2 - 2.0 * n1 * n1  # the noise's share of the gradient energy removed
+    energy2 = np.maximum(g2[strong] ** 2 - 2.0 * n2 * n2, 1e-12)
+    ratio2 = energy1 / energy2
+    usable = ratio2 > 1.0 + 1e-4
+    if np.count_nonzero(usable) < 10:
+        return 0.0
+    blur2 = _REBLUR**2 / (ratio2[usable] - 1.0) - _SMOOTH**2
+    # per edge direction (8 bins of 22.5 degrees): the sharpest direction is the photo's blur, so
+    # that motion blur, sharp across the motion, is not taken for a wide round blur
+    bins = np.round(direction[strong][usable] / (np.pi / _DIRECTIONS)).astype(int) % _DIRECTIONS
+    values = [float(np.percentile(blur2, _PERCENTILE))]
+    counts = np.bincount(bins, minlength=_DIRECTIONS)
+    for b in range(_DIRECTIONS):
+        if counts[b] >= max(_MIN_EDGES, 0.1 * len(blur2)):
+            values.append(float(np.percentile(blur2[bins == b], _PERCENTILE)))
+    return float(np.sqrt(max(min(values), 0.0)))
+
+
+def estimate_blur(image: np.ndarray, *, noise_sigma: float = 0.0) -> float:
+    """Gaussian blur sigma (px) of the sharpest structure of a photo.
+
+    Args:
+        image: (H, W, 3) float32 RGB with values in [0, 1] (float64 accepted).
+        noise_sigma: std of the noise in the image, [0, 1] units, in [0, 0.5] (e.g.
+            ``estimate_noise(image).sigma``); the noise's gradient energy is discounted and
+            edges weaker than a few noise stds are ignored.
+
+    Returns:
+        The blur sigma in px, in [0, 8]: about 0 (below ``BLUR_FLOOR``) for a sharp photo, the
+        sigma of the Gaussian blur that was applied to a sharp one otherwise. 0 for a photo with
+        too few edges to measure (flat, or smaller than 16 px).
+
+    Raises:
+        InputError: a bad image (see ``check_rgb``) or ``noise_sigma`` out of range.
+    """
+    image = check_rgb(image)
+    noise_sigma = _check_number("noise_sigma", noise_sigma, 0.0, 0.5)
+    if min(image.shape[:2]) < 16:
+        return 0.0
+    raw = _raw_blur(_luma(image), noise_sigma)
+    return float(min(np.sqrt(max(raw * raw - _INTRINSIC * _INTRINSIC, 0.0)), _MAX_BLUR))
+
+
+def _check_number(name: str, value, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not (low <= number <= high):  # also NaN
+        raise InputError(f"{name} must be in [{low:g}, {high:g}], got {value!r}")
+    return number
+
+
+def _gaussian_response(sigma: float, n: int) -> np.ndarray:
+    """(n,) eigenvalues of the sampled Gaussian blur of ``sigma`` px on a length-n signal with
+    reflecting ends, one per DCT-II frequency ``pi k / n``."""
+    radius = int(np.ceil(4.0 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    omega = np.pi * np.arange(n) / n
+    return taps[radius] + 2.0 * np.sum(taps[radius + 1 :, None] * np.cos(np.outer(np.arange(1, radius + 1), omega)), axis=0)
+
+
+def _tv_weight(noise_sigma: float) -> float:
+    """Weight of the total variation, from the noise the deconvolution must not amplify."""
+    return _TV_WEIGHT * max(noise_sigma, _NOISE_FLOOR) ** 2
+
+
+def deblur(image: np.ndarray, *, blur_sigma: float, noise_sigma: float = 0.0) -> np.ndarray:
+    """Undo a Gaussian blur of ``blur_sigma`` px (see :func:`estimate_blur`).
+
+    Args:
+        image: (H, W, 3) float32 RGB with values in [0, 1] (float64 accepted).
+        blur_sigma: the blur's sigma in px, in [0, 8]. Below ``BLUR_FLOOR`` the photo is
+            returned unchanged (a copy).
+        noise_sigma: std of the noise still in the image ([0, 1] units, in [0, 0.5]); it sets the
+            regularisation, so grain is not sharpened back in. After :func:`grain.denoise`,
+            pass the noise level measured before it: the grain left is small but structured.
+
+    Returns:
+        (H, W, 3) float32 with values in [0, 1], the same size. A gray photo stays gray.
+
+    Raises:
+        InputError: a bad image (see ``check_rgb``) or an option out of range.
+
+    Cost: two DCTs of the luminance per round (``_ITERATIONS`` rounds); memory about 30 bytes
+    per pixel, whole-image (no tiles: the DCT needs the whole plane, and a 3000x2000 scan needs
+    about 200 MB).
+    """
+    image = check_rgb(image)
+    blur_sigma = _check_number("blur_sigma", blur_sigma, 0.0, _MAX_BLUR)
+    noise_sigma = _check_number("noise_sigma", noise_sigma, 0.0, 0.5)
+    if blur_sigma < BLUR_FLOOR or min(image.shape[:2]) < 2:
+        return image.copy()
+    # deconvolve down to the sharpness of a good photo, not of a perfect edge: the kernel is the
+    # Gaussian that blurs a _TARGET-sharp photo into a blur_sigma-sharp one
+    kernel = float(np.sqrt(max(blur_sigma**2 - _TARGET**2, 0.0)))
+    if kernel < 0.2:
+        return image.copy()
+    y = _luma(image)
+    sharp = _deconvolve_tv(y, kernel, _tv_weight(noise_sigma))
+    return np.clip(image + (sharp - y)[..., None], 0.0, 1.0).astype(np.float32)
+
+
+def _deconvolve_tv(y: np.ndarray, sigma: float, weight: float) -> np.ndarray:
+    """argmin_x 1/2 ||k * x - y||^2 + weight * (|dx x|_1 + |dy x|_1) with reflecting borders,
+    by half-quadratic splitting; (H, W) float32 in and out."""
+    h, w = y.shape
+    ky, kx = _gaussian_response(sigma, h), _gaussian_response(sigma, w)
+    blur = (ky[:, None] * kx[None, :]).astype(np.float32)
+    # eigenvalues of the Neumann Laplacian (forward differences) in the same DCT basis
+    ly = (2.0 - 2.0 * np.cos(np.pi * np.arange(h) / h)).astype(np.float32)
+    lx = (2.0 - 2.0 * np.cos(np.pi * np.arange(w) / w)).astype(np.float32)
+    laplacian = ly[:, None] + lx[None, :]
+    data = blur * scipy.fft.dctn(y, type=2, norm="ortho", workers=1)
+    blur2 = blur * blur
+    x = y.copy()
+    beta = _BETA[0]  # continuation: the shrinkage threshold is 1 / beta, the coupling beta * weight
+    for _ in range(_ITERATIONS):
+        # w-step: shrink the forward differences (zero across the last row / column: Neumann)
+        dx = np.zeros_like(x)
+        dy = np.zeros_like(x)
+        dx[:, :-1] = x[:, 1:] - x[:, :-1]
+        dy[:-1, :] = x[1:, :] - x[:-1, :]
+        dx = np.sign(dx) * np.maximum(np.abs(dx) - 1.0 / beta, 0.0)
+        dy = np.sign(dy) * np.maximum(np.abs(dy) - 1.0 / beta, 0.0)
+        # x-step: (K^T K + c D^T D) x = K^T y + c D^T w with c = beta * weight, diagonal in DCT-II
+        divergence = np.zeros_like(x)  # D^T w
+        divergence[:, :-1] -= dx[:, :-1]
+        divergence[:, 1:] += dx[:, :-1]
+        divergence[:-1, :] -= dy[:-1, :]
+        divergence[1:, :] += dy[:-1, :]
+        coupling = beta * weight
+        rhs = data + coupling * scipy.fft.dctn(divergence, type=2, norm="ortho", workers=1)
+        x = scipy.fft.idctn(rhs / (blur2 + (coupling + _SMOOTHNESS) * laplacian), type=2, norm="ortho", workers=1)
+        x = x.astype(np.float32)
+        beta *= _BETA[1]
+    return x
