@@ -556,17 +556,18 @@ def _estimates_text(findings: dict) -> str:
 
 @_user_errors("measuring grain, blur and fading")
 def show_estimates(photo_path: str | None, progress=gr.Progress()):
-    """Measure the uploaded photo; returns (text, grain, sharpen) with the sliders set to the estimates."""
+    """Measure the uploaded photo; returns (text, grain, sharpen, measured photo) with the sliders
+    set to the estimates and the photo they were measured on (for :func:`restore_denoise_page`)."""
     upload = Upload.of(photo_path)
     if upload is None:
-        return "", gr.Slider(value=0), gr.Slider(value=0)
+        return "", gr.Slider(value=0), gr.Slider(value=0), None
     progress(0.2, desc="Measuring grain, blur and fading")
     photo = _load(upload)
     _warn(photo.metadata.notices)
     findings = denoise_stage.estimate(photo.pixels).findings()
     grain = min(denoise_stage.MAX_GRAIN_LEVELS, findings["noise_levels"])
     sharpen = min(denoise_stage.MAX_SHARPEN_SIGMA, findings["blur_sigma_px"])
-    return _estimates_text(findings), gr.Slider(value=grain), gr.Slider(value=sharpen)
+    return _estimates_text(findings), gr.Slider(value=grain), gr.Slider(value=sharpen), photo_path
 
 
 def _denoise_options(grain, sharpen, fade, keep_tone, strength) -> DenoiseOptions:
@@ -583,6 +584,7 @@ def _denoise_options(grain, sharpen, fade, keep_tone, strength) -> DenoiseOption
 @_user_errors("restoring this photo")
 def restore_denoise_page(
     photo_path: str | None,
+    measured_photo: str | None,
     grain: float,
     sharpen: float,
     fade: float,
@@ -594,9 +596,15 @@ def restore_denoise_page(
     fast: bool,
     progress=gr.Progress(track_tqdm=True),
 ):
-    """Denoise, deblur and restore the tone of the uploaded photo; returns the result panel's values."""
+    """Denoise, deblur and restore the tone of the uploaded photo; returns the result panel's values.
+
+    Until the sliders show this photo's estimates (``measured_photo``), grain and blur are
+    estimated by the stage itself, so a quick click never means "off".
+    """
     upload = Upload.of(photo_path)
     photo = _load(upload)
+    if measured_photo != photo_path:
+        grain = sharpen = None
     options = _common_options(engine, seed, steps, fast, {"denoise": _denoise_options(grain, sharpen, fade, keep_tone, strength)})
     outcome = run_request(photo, "denoise", options, stem=outputs.safe_stem(upload.name), progress=progress)
     applied = outcome.result.stages[0].findings["applied"]
@@ -678,13 +686,18 @@ def build_denoise_tab() -> None:
                 controls = build_engine_controls()
             restore_button = gr.Button("Restore", variant="primary", elem_id="denoise-restore")
     panel = build_result_panel("denoise")
+    measured_photo = gr.State(None)
 
     photo.change(
-        lambda: ResultPanel.cleared(), inputs=None, outputs=panel.components, queue=False, api_visibility="private"
-    ).then(show_estimates, inputs=[photo], outputs=[estimates, grain, sharpen], api_visibility="private")
+        lambda: (None, *ResultPanel.cleared()),
+        inputs=None,
+        outputs=[measured_photo, *panel.components],
+        queue=False,
+        api_visibility="private",
+    ).then(show_estimates, inputs=[photo], outputs=[estimates, grain, sharpen, measured_photo], api_visibility="private")
     restore_button.click(
         restore_denoise_page,
-        inputs=[photo, grain, sharpen, fade, keep_tone, strength, *controls.components],
+        inputs=[photo, measured_photo, grain, sharpen, fade, keep_tone, strength, *controls.components],
         outputs=panel.components,
         concurrency_id="restore",
         api_visibility="private",

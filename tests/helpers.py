@@ -1,5 +1,6 @@
 """Small synthetic photos with known damage, shared by the pipeline, CLI and app tests."""
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -31,3 +32,18 @@ def scratched(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def save_uint8(photo: np.ndarray, path) -> None:
     """Write (H, W, 3) float32 [0, 1] as an 8-bit file (format from the suffix)."""
     Image.fromarray(np.rint(photo * 255).astype(np.uint8)).save(path)
+
+
+def bundled_photo(name: str = "astronaut", side: int = 256) -> np.ndarray:
+    """A clean scikit-image photo (``skimage.data.<name>``) as (H, W, 3) float32 in [0, 1],
+    resized so that its longest side is ``side`` px; gray ones are repeated over three channels."""
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3].astype(np.float32) / 255.0
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    resized = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    return np.clip(resized, 0, 1)

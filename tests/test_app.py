@@ -4,6 +4,7 @@ The server runs in this process, so a test can monkeypatch the pipeline the app 
 """
 
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -239,3 +240,16 @@ def test_each_request_writes_into_its_own_new_folder(client, scratched_photo, mo
     assert len(folders) == 2 and folders[0] != folders[1]
     for folder in folders:
         assert [p.name for p in folder.iterdir()] == ["scratched-restored.png"]
+
+
+def test_a_restore_before_the_estimates_arrive_estimates_instead_of_turning_steps_off(tmp_path):
+    rng = np.random.default_rng(0)
+    clean = smooth_photo(240, 320)
+    path = tmp_path / "grainy.png"
+    save_uint8(np.clip(clean + rng.normal(0, 12 / 255, clean.shape[:2])[..., None], 0, 1), path)
+
+    _, _, text = app.restore_denoise_page(str(path), None, 0, 0, 0, True, 0, "classical", 0, 0, False, progress=None)
+    _, _, text_after = app.restore_denoise_page(str(path), str(path), 0, 0, 0, True, 0, "classical", 0, 0, False, progress=None)
+
+    assert float(re.search(r"grain ([0-9.]+) levels", text).group(1)) > 5  # the sliders were not set yet: estimated
+    assert "grain 0.0 levels" in text_after  # the user's 0 once the sliders showed this photo's estimates

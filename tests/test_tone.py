@@ -3,10 +3,9 @@
 import dataclasses
 import math
 
-import cv2
 import numpy as np
 import pytest
-import skimage.data
+from helpers import bundled_photo
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from restoration.classical.tone import (
@@ -20,14 +19,7 @@ from restoration.errors import InputError
 
 
 def _photo(name: str = "astronaut", side: int = 256) -> np.ndarray:
-    """A clean scikit-image photo as (H, W, 3) float32 in [0, 1], longest side ``side``."""
-    image = getattr(skimage.data, name)()
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    image = image[..., :3].astype(np.float32) / 255.0
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    return np.clip(cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), 0, 1)
+    return bundled_photo(name, side)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
