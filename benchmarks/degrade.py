@@ -1,7 +1,8 @@
 """Synthetic degradations of clean photos, for benchmarks with a known ground truth.
 
 Structured damage (scratches, branching cracks, dust and blotches) and unstructured damage
-(film grain, Gaussian and motion blur, JPEG, fading, sepia casts, paper texture), in the spirit
+(film grain, Gaussian and motion blur, JPEG, fading, sepia and dye colour casts, paper texture,
+8-bit rounding; :func:`global_degradation` draws one of them for a benchmark row), in the spirit
 of the degradation model of Wan et al. Every function is plain and deterministic given its
 ``rng`` (a ``numpy.random.Generator``). Images are float32 RGB arrays of shape (H, W, 3) with
 values in [0, 1]; masks are bool arrays of shape (H, W), True = damaged.

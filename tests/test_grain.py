@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import skimage.data
 
-from restoration.classical.grain import SIGMA_FLOOR, NoiseEstimate, denoise, estimate_noise
+from restoration.classical.grain import (
+    SIGMA_FLOOR,
+    NoiseEstimate,
+    denoise,
+    estimate_noise,
+)
 from restoration.errors import InputError
 
 
@@ -39,18 +44,22 @@ def _photo(side: int = 160) -> np.ndarray:
     return np.clip(cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA), 0.0, 1.0)
 
 
-# Tolerances: sigma within 20 % (the estimate of a 192-px scene rests on a few hundred blocks),
-# correlation within 0.3 px of sqrt(s**2 + 1/4) (0.5 for white noise, 1.12 for s = 1).
+# Tolerances, from the spread over seeds on this 192-px scene: sigma within 10 % for white noise,
+# 30 % for grain of 1 px and 40 % for 2 px (wider grain: fewer independent samples); the
+# correlation within 0.3 px (0.5 for 2-px grain) of sqrt(s**2 + 1/4): 0.5 for white noise, 1.12
+# for s = 1, 2.06 for s = 2.
 @pytest.mark.parametrize(
-    "sigma, size", [(0.01, 0.0), (0.03, 0.0), (0.02, 1.0), (0.04, 1.0)], ids=["white-0.01", "white-0.03", "grain-0.02", "grain-0.04"]
+    "sigma, size, rel, corr_tol",
+    [(0.01, 0.0, 0.1, 0.3), (0.03, 0.0, 0.1, 0.3), (0.02, 1.0, 0.3, 0.3), (0.04, 1.0, 0.3, 0.3), (0.03, 2.0, 0.4, 0.5)],
+    ids=["white-0.01", "white-0.03", "grain1px-0.02", "grain1px-0.04", "grain2px-0.03"],
 )
-def test_estimate_of_known_noise(sigma, size):
+def test_estimate_of_known_noise(sigma, size, rel, corr_tol):
     clean = _scene()
     noisy = np.clip(clean + _grain(clean.shape[:2], sigma, size)[..., None], 0.0, 1.0)
     estimate = estimate_noise(noisy)
     assert isinstance(estimate, NoiseEstimate)
-    assert estimate.sigma == pytest.approx(sigma, rel=0.2)
-    assert estimate.correlation == pytest.approx(np.hypot(size, 0.5), abs=0.3)
+    assert estimate.sigma == pytest.approx(sigma, rel=rel)
+    assert estimate.correlation == pytest.approx(np.hypot(size, 0.5), abs=corr_tol)
     assert estimate.chroma_sigma == 0.0  # gray
     assert estimate.per_channel == (estimate.sigma,) * 3
 

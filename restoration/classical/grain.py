@@ -3,39 +3,46 @@
 The noise model is the one of scanned film and prints: additive, locally Gaussian, spatially
 correlated over a few pixels (grain clumps) and signal-dependent (strongest in the mid-tones).
 Both functions work in the 8x8 block DCT, where such noise is simple: a stationary noise with
-autocorrelation R gives the coefficient (u, v) the variance ``sigma**2 * m_uv`` with
-``m = diag(D R D^T)``; white noise spreads evenly over the 64 coefficients, grain piles up in
-the low ones. Luminance (BT.601 Y) and chroma (Cb, Cr) are handled separately.
+autocorrelation R gives the coefficient (u, v) the variance ``sigma**2 * m_uv``, ``m =
+diag(D R D^T)``; white noise spreads evenly over the 64 coefficients, grain piles up in the low
+ones. Luminance (BT.601 Y) and chroma (Cb, Cr) are handled separately.
 
-Estimation. The luminance is cut into 8x8 blocks (on a grid offset by 4 px, away from a JPEG
-grid, whose quantised coefficients would read as no noise), at full and at half resolution.
-The blocks whose eight NEIGHBOURS are the flattest of their grey level are kept; the noise is
-then measured on the kept blocks' own coefficients, which their selection did not look at, so
-the choice of flat blocks does not bias the measurement low (as picking the least-varying blocks
-does). Per grey level, a low quantile of each coefficient's energy (robust to the texture that
-remains) gives the coefficient variances, and a two-part model, white noise plus Gaussian-
-correlated grain of width s, is fitted to them at both scales (the half-resolution blocks see
-grain up to about 3 px that the full-resolution ones only see in their lowest coefficients).
-Levels that come out noisier than a smooth curve through the others hold texture, not grain: the
-noise level function sigma(L) = c0 + c1 * 4 L (1 - L) is fitted to the lower envelope, and
-``sigma`` is its mid-tone value.
+Estimation. The plane is cut into 8x8 blocks (on a grid offset by 4 px from a JPEG grid, whose
+quantised coefficients would read as no noise), at full, half and quarter size, and each block
+loses its best-fitting plane (a smooth gradient is not noise). A block counts as flat when its
+eight NEIGHBOURS are among the flattest, and the noise is measured on its own coefficients,
+which the selection did not look at: choosing the least-varying blocks themselves would bias the
+measurement low. Per grey level, a low quantile of every coefficient's energy (robust to the
+texture left; corrected for the number of blocks, see :func:`_chi2_sample_quantile`) gives the
+coefficient variances, and a two-part model, white noise plus Gaussian-correlated grain of width
+s, is fitted to them at all sizes at once (the coarse blocks see grain up to about 3 px that the
+fine ones only see in their lowest coefficients). The fitted noise may not hold more energy than
+the blocks it was measured on. The noise level function sigma(L) = c0 + c1 * 4 L (1 - L) (0 <=
+c1 <= c0: at most twice as strong in the mid-tones) is fitted to the lower envelope of the grey
+levels (those noisier than the curve hold texture), then the blocks are chosen again, as the
+flattest of the whole plane RELATIVE to that function, and everything is measured once more:
+grey levels where nothing is flat drop out. ``sigma`` is the function at L = 0.5.
 
-Removal. A sliding-window DCT denoiser in two passes (hard thresholding at ``2.7 sigma_uv``,
-then empirical Wiener shrinkage with the first pass as the pilot), the block transform of
-BM3D without the block matching: the per-coefficient thresholds follow the grain's spectrum,
-which is what lets it remove correlated grain that patch-distance methods (non-local means) see
-as texture, and the threshold of every block follows its grey level through the noise level
-function. Overlapping blocks are averaged with weights favouring sparse blocks. A small share of
-the removed signal is put back (see ``_KEEP``) so that skin and paper keep a trace of texture.
+Removal. A sliding-window DCT denoiser in two passes, hard thresholding at ``2.7 sigma_uv`` and
+then empirical Wiener shrinkage with the first pass as the pilot (the transform-domain filtering
+of BM3D without its block matching). The per-coefficient thresholds follow the grain's spectrum,
+which is what removes correlated grain that patch-distance methods (non-local means) keep as
+texture, and every block's threshold follows its grey level through the photo's noise level
+function. Overlapping blocks are averaged with weights favouring sparse blocks. Grain wider than
+about a pixel also lives in the 8x8 block means, so the same runs on a half-size (and quarter-size)
+pyramid and the coarse result replaces the coarse content of the fine one. Last, what was
+removed beyond the noise's power (texture mistaken for grain) is put back by a local Wiener gain,
+and at least ``_KEEP`` of the removed signal everywhere, so that skin and paper keep some texture.
 
-References: Facciolo, Pierazzo and Morel, "Conservative scale recomposition for multiscale
-denoising", SIAM J. Imaging Sciences 2018 (pyramid for correlated noise); Yu and Sapiro, "DCT image denoising: a simple and effective image denoising
+References: Yu and Sapiro, "DCT image denoising: a simple and effective image denoising
 algorithm", IPOL 2011; Dabov, Foi, Katkovnik and Egiazarian, "Image denoising by sparse 3-D
 transform-domain collaborative filtering", IEEE TIP 2007 (Wiener pilot, aggregation weights);
 Makinen, Azzari and Foi, "Collaborative filtering of correlated noise: exact transform-domain
 variance for improved shrinkage and patch matching", IEEE TIP 2020 (per-coefficient variances of
-correlated noise); Liu, Tanaka and Okutomi, "Single-image noise level estimation for blind
-denoising", IEEE TIP 2013 (noise from weak-texture patches, noise level functions).
+correlated noise); Facciolo, Pierazzo and Morel, "Conservative scale recomposition for
+multiscale denoising", SIAM J. Imaging Sciences 2018 (pyramid for correlated noise); Liu, Tanaka
+and Okutomi, "Single-image noise level estimation for blind denoising", IEEE TIP 2013 (noise
+from weak-texture patches, noise level functions).
 """
 
 from __future__ import annotations
@@ -48,11 +55,12 @@ from functools import lru_cache
 import cv2
 import numpy as np
 import scipy.fft
+import scipy.stats
 
 from ..errors import InputError
 from ..validation import check_rgb
 
-__all__ = ["NoiseEstimate", "estimate_noise", "denoise", "SIGMA_FLOOR"]
+__all__ = ["SIGMA_FLOOR", "NoiseEstimate", "denoise", "estimate_noise"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +72,16 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601
 _CB, _CR = 0.5 / (1.0 - 0.114), 0.5 / (1.0 - 0.299)  # Cb = _CB (B - Y), Cr = _CR (R - Y)
 _DCT = scipy.fft.dct(np.eye(8), norm="ortho", axis=0)  # rows are the basis vectors
 _DCT32 = _DCT.astype(np.float32)
+_BLAS_SINGLE = 262144  # OpenBLAS multithreads a product when M * N * K exceeds this (65536 x 4)
 _U, _V = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
 _FIT = ((_U + _V) >= 2).ravel()  # coefficients fitted (the lowest ones also hold shading)
-_S_GRID = np.round(np.arange(0.0, 3.0001, 0.05), 2)  # grain widths considered, px
+_S_GRID = np.round(np.arange(0.0, 3.0001, 0.05), 2)  # grain widths s considered, px
 _BINS = 8  # grey levels of the noise level function
 _SELECT = 0.15  # share of the blocks of a grey level kept as flat
 _MIN_KEPT = 10  # kept blocks needed to measure a grey level
 _MEASURE_Q = 0.25  # quantile of the coefficient energies that is measured ...
-_CHI2_Q = 0.10153104426762156  # ... and that quantile of chi-square(1): the Gaussian correction
-_MAX_RISE = 2.0  # bound of c1 / c0 in the noise level function
+_CHI2_Q = float(scipy.stats.chi2.ppf(_MEASURE_Q, 1))  # ... and that quantile of chi-square(1)
+_MAX_RISE = 1.0  # bound of c1 / c0 in the noise level function
 _ENVELOPE = 1.1  # grey levels noisier than this times the fitted curve count as texture
 _QUANT = (1.0 / 255.0) ** 2 / 12.0  # 8-bit quantisation noise variance, part of every model
 _MIN_SIDE = 24  # px; smaller images are reported noise-free (too few blocks to measure)
@@ -83,9 +92,8 @@ _TEXTURE_WINDOW = 4.0  # px, see _restore_texture
 _TEXTURE_MARGIN = 1.5  # removed power above this times the noise power counts as texture
 _PROFILE_FLOOR = 0.35  # the noise level function is taken >= this share of its mid-tone value
 _STRIDES = ((2, 1.5), (4, 4))  # grid steps (px) of the (pilot, Wiener) passes: luminance, chroma
-_EQUIV = 'match'
 _COARSE_SHARE = 0.04  # recurse to half size while the block means hold this share of the noise
-_STRIP = 256  # rows per strip processed at once (bounds memory; strips run on worker threads)
+_STRIP = 256  # rows per strip processed at once (bounds memory; strips share ``workers`` threads)
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ def _autocorrelation(s: float, n: int) -> np.ndarray:
     if s < 0.05:
         r[0] = 1.0
         return r
-    kernel = cv2.getGaussianKernel(int(round(8 * s + 1)) | 1, s).ravel().astype(np.float64)
+    kernel = cv2.getGaussianKernel(round(8 * s + 1) | 1, s).ravel().astype(np.float64)
     full = np.correlate(kernel, kernel, "full")
     centre = len(kernel) - 1
     m = min(n, len(kernel))
@@ -134,22 +142,60 @@ def _autocorrelation(s: float, n: int) -> np.ndarray:
     return r
 
 
+def _scaled_autocorrelation(s: float, level: int) -> np.ndarray:
+    """Lags 0..7 of the autocorrelation of unit-variance grain of width ``s`` px after the image
+    is downsized ``2**level`` times by 2x2 averaging (not normalised: it averages down)."""
+    r = _autocorrelation(s, 16 * 2**level + 4)
+    for _ in range(level):  # y[n] = (x[2n] + x[2n+1]) / 2
+        lags = np.arange(len(r) // 2 - 1)
+        r = (2 * r[2 * lags] + r[2 * lags + 1] + r[np.abs(2 * lags - 1)]) / 4
+    return r[:8]
+
+
 @lru_cache(maxsize=1024)
 def _coefficient_variances(s: float, level: int = 0) -> np.ndarray:
     """(64,) variances of the 8x8 DCT coefficients (row-major (u, v)) of unit-variance noise of
     grain width ``s`` px, on blocks of the image downsized ``2**level`` times by 2x2 averaging.
     At level 0 they sum to 64 (the pixel variance is 1); each level averages the noise down."""
-    r = _autocorrelation(s, 16 * 2**level + 4)
-    for _ in range(level):  # y[n] = (x[2n] + x[2n+1]) / 2
-        lags = np.arange(len(r) // 2 - 1)
-        r = (2 * r[2 * lags] + r[2 * lags + 1] + r[np.abs(2 * lags - 1)]) / 4
-    r1 = r[:8][np.abs(np.subtract.outer(np.arange(8), np.arange(8)))]
+    r1 = _scaled_autocorrelation(s, level)[np.abs(np.subtract.outer(np.arange(8), np.arange(8)))]
     v = np.einsum("ui,ij,uj->u", _DCT, r1, _DCT)
     return np.outer(v, v).ravel()
 
 
+_RAMP = (np.arange(8) - 3.5) / np.sqrt(np.sum((np.arange(8) - 3.5) ** 2))  # unit linear ramp
+_PLANE = np.stack(
+    [np.full((8, 8), 1 / 8).ravel(), np.outer(_RAMP, np.full(8, 1 / np.sqrt(8))).ravel(), np.outer(np.full(8, 1 / np.sqrt(8)), _RAMP).ravel()]
+)  # orthonormal basis of the planes a + b y + c x over an 8x8 block, (3, 64)
+_DETREND = np.eye(64) - _PLANE.T @ _PLANE
+_DETRENDED_DCT = (np.kron(_DCT, _DCT) @ _DETREND).T.astype(np.float32)  # row-major block (64,) -> coefficients
+
+
+def _detrended_variances(s: float, level: int) -> np.ndarray:
+    """As :func:`_coefficient_variances`, for blocks from which their best-fitting plane was
+    subtracted (as the estimator measures them: a smooth gradient is not noise)."""
+    r1 = _scaled_autocorrelation(s, level)[np.abs(np.subtract.outer(np.arange(8), np.arange(8)))]
+    dct2 = np.kron(_DCT, _DCT)
+    transform = dct2 @ _DETREND
+    return np.einsum("ki,ij,kj->k", transform, np.kron(r1, r1), transform)
+
+
 _SCALES = 3  # pyramid levels measured: full, half and quarter size
-_MODELS = [np.stack([_coefficient_variances(float(s), depth) for s in _S_GRID]) for depth in range(_SCALES)]
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a tall (M, K) ``a`` and a small (K, N) ``b``, in row chunks small enough that
+    OpenBLAS runs each product on one thread. Its threads, spinning on products this thin, are
+    several times SLOWER than one thread on a machine whose cores are busy (a shared server, or
+    the app serving other requests)."""
+    a = np.ascontiguousarray(a)
+    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    step = max(1, _BLAS_SINGLE // (b.shape[0] * b.shape[1]))
+    for start in range(0, a.shape[0], step):
+        np.matmul(a[start : start + step], b, out=out[start : start + step])
+    return out
+
+
+_MODELS = [np.stack([_detrended_variances(float(s), depth) for s in _S_GRID]) for depth in range(_SCALES)]
+_WHITE = [_detrended_variances(0.0, depth) for depth in range(_SCALES)]
+_RAW = np.stack([_coefficient_variances(float(s), 0) for s in _S_GRID])  # not detrended
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,8 +232,9 @@ def _block_coefficients(plane: np.ndarray, level: np.ndarray, offset: int = 4):
     nby, nbx = p.shape[0] // 8, p.shape[1] // 8
     if nby < 3 or nbx < 3:
         return np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, 64), np.float32)
-    blocks = p[: nby * 8, : nbx * 8].reshape(nby, 8, nbx, 8).transpose(0, 2, 1, 3)
-    coeffs = (_DCT32 @ blocks @ _DCT32.T).reshape(nby, nbx, 64)
+    blocks = p[: nby * 8, : nbx * 8].reshape(nby, 8, nbx, 8).transpose(0, 2, 1, 3).reshape(-1, 64)
+    # minus each block's best-fitting plane, then the 2D DCT, as one product
+    coeffs = _matmul(blocks, _DETRENDED_DCT).reshape(nby, nbx, 64)
     lum = q[: nby * 8, : nbx * 8].reshape(nby, 8, nbx, 8)
     mean = lum.mean(axis=(1, 3))
     unclipped = (lum.min(axis=(1, 3)) > 2.0 / 255.0) & (lum.max(axis=(1, 3)) < 253.0 / 255.0)
@@ -201,8 +248,9 @@ def _block_coefficients(plane: np.ndarray, level: np.ndarray, offset: int = 4):
     return mean[keep], neighbours[keep], coeffs[keep]
 
 
-def _level_variances(blocks, nlf: tuple[float, float] | None = None) -> dict[int, tuple[np.ndarray, int, float]]:
-    """Per grey-level bin: (coefficient variances (64,), kept blocks, mean level).
+def _level_variances(blocks, nlf: tuple[float, float] | None = None) -> dict[int, tuple[np.ndarray, int, float, float]]:
+    """Per grey-level bin: (coefficient variances (64,), kept blocks, mean level, mean energy of
+    the kept blocks (sum of their squared detrended coefficients)).
 
     ``blocks`` is what :func:`_block_coefficients` returns. Without ``nlf`` the flattest
     ``_SELECT`` of each grey level are kept; with a noise level function ``(c0, c1)`` the
@@ -225,9 +273,34 @@ def _level_variances(blocks, nlf: tuple[float, float] | None = None) -> dict[int
             kept = idx[chosen[idx]]
             if len(kept) < _MIN_KEPT:
                 continue
-        variances = np.quantile(coeffs[kept] ** 2, _MEASURE_Q, axis=0) / _CHI2_Q
-        out[b] = (variances.astype(np.float64), len(kept), float(means[kept].mean()))
+        variances = np.quantile(coeffs[kept] ** 2, _MEASURE_Q, axis=0) / _chi2_sample_quantile(len(kept))
+        energy = float(np.median(np.sum(coeffs[kept].astype(np.float64) ** 2, axis=1)))
+        out[b] = (variances.astype(np.float64), len(kept), float(means[kept].mean()), energy)
     return out
+
+
+_CHI2_GRID = (np.arange(4000) + 0.5) / 4000
+_CHI2_TABLE = (_CHI2_GRID, scipy.stats.chi2.ppf(_CHI2_GRID, 1))  # quantile function of chi-square(1)
+
+
+@lru_cache(maxsize=4096)
+def _chi2_sample_quantile(n: int) -> float:
+    """Expected ``np.quantile(x, _MEASURE_Q)`` of n samples of chi-square(1): the Gaussian
+    correction of the measured quantile. For few samples it lies well above the distribution's
+    quantile (+23 % for 33 samples), because chi-square(1) rises steeply from 0."""
+    if n >= 2000:
+        return _CHI2_Q
+    position = (n - 1) * _MEASURE_Q  # linear interpolation between order statistics k and k + 1
+    k = int(np.floor(position))
+    frac = position - k
+    grid, values = _CHI2_TABLE
+
+    def order_mean(j: int) -> float:  # E[X_(j+1)] = E[F^-1(U)], U ~ Beta(j + 1, n - j)
+        weights = scipy.stats.beta.pdf(grid, j + 1, n - j)
+        return float(np.sum(values * weights) / np.sum(weights))
+
+    upper = order_mean(min(k + 1, n - 1)) if frac > 0 else 0.0
+    return (1 - frac) * order_mean(k) + frac * upper
 
 
 def _half(plane: np.ndarray) -> np.ndarray:
@@ -245,7 +318,7 @@ def _fit_mixture(measured: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndar
     n = int(_FIT.sum())
     used = [(depth, v) for depth, v in enumerate(measured) if v is not None]
     v = np.concatenate([m[_FIT] for _, m in used])
-    white = np.concatenate([np.full(n, 4.0**-depth) for depth, _ in used])  # white noise averages down 4x
+    white = np.concatenate([_WHITE[depth][_FIT] for depth, _ in used])  # white noise averages down 4x
     grain = np.concatenate([_MODELS[depth][:, _FIT] for depth, _ in used], axis=1)  # (S, N)
     floor = np.concatenate([np.full(n, _QUANT * 4.0**-depth) for depth, _ in used])
     y = v - floor
@@ -278,14 +351,10 @@ def _equivalent_width(white: float, grain: float, s: float) -> float:
     total = white + grain
     if total <= 0 or grain <= 0.05 * total:
         return 0.0
-    if _EQUIV == "blend":
-        return float(np.sqrt(grain / total) * s)
-    if _EQUIV == "major":
-        return s if grain >= white else 0.0
     index = int(np.argmin(np.abs(_S_GRID - s)))
-    mixed = (white * _MODELS[0][0] + grain * _MODELS[0][index]) / total
+    mixed = (white * _RAW[0] + grain * _RAW[index]) / total
     # log misfit weighted by the variance: the coefficients that carry the noise decide
-    errors = np.sum(mixed[1:] * (np.log(_MODELS[0][:, 1:]) - np.log(mixed[1:])[None]) ** 2, axis=1)
+    errors = np.sum(mixed[1:] * (np.log(_RAW[:, 1:]) - np.log(mixed[1:])[None]) ** 2, axis=1)
     return float(_S_GRID[int(np.argmin(errors))])
 
 
@@ -305,7 +374,7 @@ def _plane_noise(plane: np.ndarray, level: np.ndarray) -> _PlaneNoise:
     return noise
 
 
-def _fit_plane(pyramid: list[dict[int, tuple[np.ndarray, int, float]]]) -> _PlaneNoise:
+def _fit_plane(pyramid: list[dict[int, tuple[np.ndarray, int, float, float]]]) -> _PlaneNoise:
     """Noise level function and grain width from per-level coefficient variances."""
     full = pyramid[0]
     common = sorted(full)  # the coarser levels may miss some grey levels (small photos)
@@ -316,6 +385,13 @@ def _fit_plane(pyramid: list[dict[int, tuple[np.ndarray, int, float]]]) -> _Plan
     index = int(np.argmin(np.sum([c * f[2] for c, f in zip(counts, fits)], axis=0)))
     white = np.array([f[0][index] for f in fits])
     grain = np.array([f[1][index] for f in fits])
+    # the noise cannot hold more energy than the blocks it was measured on: where the model,
+    # extrapolated from the fitted coefficients, predicts more (texture in the low frequencies,
+    # JPEG having removed the high ones), it is scaled down to what is there
+    predicted = white * _WHITE[0].sum() + grain * _MODELS[0][index].sum()
+    measured = np.array([full[b][3] for b in common])
+    scale = np.minimum(1.0, measured / np.maximum(predicted, 1e-20))
+    white, grain = white * scale, grain * scale
     sigmas = np.sqrt(white + grain)
     levels = np.array([full[b][2] for b in common])
     c0, c1, weights = _lower_envelope(levels, sigmas, counts)
@@ -579,19 +655,19 @@ def _forward(padded: np.ndarray, dy: int, dx: int) -> np.ndarray:
     indexed [block row, block column, v (horizontal frequency), u (vertical frequency)].
 
     Two thin matrix products (rows of 8 samples times the 8x8 DCT matrix) instead of a batch of
-    tiny ones: the fast way with numpy."""
+    tiny ones: the fast way with numpy (see :func:`_matmul`)."""
     nby, nbx = (padded.shape[0] - dy) // 8, (padded.shape[1] - dx) // 8
     region = padded[dy : dy + 8 * nby, dx : dx + 8 * nbx]
-    across = (region.reshape(-1, 8) @ _DCT32.T).reshape(nby, 8, nbx, 8)  # (by, r, bx, v)
-    down = np.ascontiguousarray(across.transpose(0, 2, 3, 1)).reshape(-1, 8) @ _DCT32.T
+    across = _matmul(region.reshape(-1, 8), _DCT32.T).reshape(nby, 8, nbx, 8)  # (by, r, bx, v)
+    down = _matmul(across.transpose(0, 2, 3, 1).reshape(-1, 8), _DCT32.T)
     return down.reshape(nby, nbx, 8, 8)
 
 
 def _inverse(coeffs: np.ndarray) -> np.ndarray:
     """Blocks from :func:`_forward` coefficients, as a (8 nby, 8 nbx) image."""
     nby, nbx = coeffs.shape[:2]
-    rows = (coeffs.reshape(-1, 8) @ _DCT32).reshape(nby, nbx, 8, 8)  # (by, bx, v, r)
-    pixels = np.ascontiguousarray(rows.transpose(0, 3, 1, 2)).reshape(-1, 8) @ _DCT32  # (by, r, bx, c)
+    rows = _matmul(coeffs.reshape(-1, 8), _DCT32).reshape(nby, nbx, 8, 8)  # (by, bx, v, r)
+    pixels = _matmul(rows.transpose(0, 3, 1, 2).reshape(-1, 8), _DCT32)  # (by, r, bx, c)
     return pixels.reshape(8 * nby, 8 * nbx)
 
 
@@ -614,29 +690,41 @@ def _denoise_crop(
     results = []
     for index, (plane, spectrum) in enumerate(zip(padded, spectra)):
         strides = _STRIDES[0] if index == 0 else _STRIDES[1]
-        threshold = (_TAU * spectrum).T  # coefficients are indexed (v, u)
-        variance = (spectrum * spectrum).T
-
-        def hard(coeffs: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
-            keep = np.abs(coeffs) > threshold * amplitudes[shift]
-            keep[..., 0, 0] = True
-            coeffs *= keep
-            return 1.0 / np.count_nonzero(keep, axis=(2, 3)).astype(np.float32)
-
-        pilot = _sliding(plane, hard, _grid(strides[0]))
-
-        def wiener(coeffs: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
-            power = _forward(pilot, *shift)
-            power *= power
-            gain = power / (power + variance * np.square(amplitudes[shift]))
-            gain[..., 0, 0] = 1.0
-            coeffs *= gain
-            gain *= gain
-            return 1.0 / gain.sum(axis=(2, 3))
-
-        final = _sliding(plane, wiener, _grid(strides[1]))
+        pilot = _sliding(plane, _HardThreshold(_TAU * spectrum.T, amplitudes), _grid(strides[0]))
+        final = _sliding(plane, _WienerShrink(pilot, (spectrum * spectrum).T, amplitudes), _grid(strides[1]))
         results.append(final[pad:-pad, pad:-pad])
     return results
+
+
+class _HardThreshold:
+    """Pilot pass: keep the coefficients above ``threshold`` (8, 8) (indexed (v, u)) times the
+    block's noise amplitude; block weight 1 / kept coefficients."""
+
+    def __init__(self, threshold: np.ndarray, amplitudes: dict) -> None:
+        self.threshold, self.amplitudes = threshold, amplitudes
+
+    def __call__(self, coeffs: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+        keep = np.abs(coeffs) > self.threshold * self.amplitudes[shift]
+        keep[..., 0, 0] = True
+        coeffs *= keep
+        return 1.0 / np.count_nonzero(keep, axis=(2, 3)).astype(np.float32)
+
+
+class _WienerShrink:
+    """Second pass: empirical Wiener gain from the pilot's coefficients on the same grid;
+    block weight 1 / (sum of squared gains)."""
+
+    def __init__(self, pilot: np.ndarray, variance: np.ndarray, amplitudes: dict) -> None:
+        self.pilot, self.variance, self.amplitudes = pilot, variance, amplitudes
+
+    def __call__(self, coeffs: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+        power = _forward(self.pilot, *shift)
+        power *= power
+        gain = power / (power + self.variance * np.square(self.amplitudes[shift]))
+        gain[..., 0, 0] = 1.0
+        coeffs *= gain
+        gain *= gain
+        return 1.0 / gain.sum(axis=(2, 3))
 
 
 def _grid(stride: float) -> list[tuple[int, int]]:
