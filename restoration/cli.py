@@ -1,14 +1,16 @@
 """Command line: ``python -m restoration restore|detect-scratches|weights``.
 
     python -m restoration restore INPUT [INPUT ...] --output DIR
-        [--tasks scratch] [--reference REF] [--mask MASK] [--engine auto|classical|diffusion]
+        [--tasks scratch,denoise] [--reference REF] [--mask MASK] [--engine auto|classical|diffusion]
         [--seed N] [--steps N] [--fast] [--save-mask] [--report REPORT.json] [--overwrite]
-        [stage flags: --sensitivity S --mask-mode add|replace --resample N --damage-prior]
+        [scratch: --sensitivity S --mask-mode add|replace --resample N --damage-prior]
+        [denoise: --grain LEVELS --sharpen SIGMA --fade F --keep-tone/--no-keep-tone --strength S]
     python -m restoration detect-scratches INPUT --output MASK.png [--sensitivity S]
     python -m restoration weights status|download|verify [--model NAME]
 
 The stage flags come from each stage's options dataclass (see ``restoration.options``); a flag
-of a stage that is not in ``--tasks`` is an error. Outputs are ``DIR/<stem>.png`` (and ``DIR/<stem>.mask.png`` with ``--save-mask``); existing
+of a stage that is not in ``--tasks`` is an error. Outputs are ``DIR/<stem>.png`` (and
+``DIR/<stem>.mask.png`` with ``--save-mask``); existing
 outputs are skipped unless ``--overwrite``, so a stopped run resumes. One bad file never stops
 a folder run. Exit codes: 0 all done, 1 some inputs failed, 2 usage or bad input, 3 weights
 needed but unavailable.
