@@ -98,6 +98,7 @@ from ..validation import check_rgb
 __all__ = [
     "CAST_MIN",
     "FADE_MIN",
+    "LIFTED_BLACK",
     "KINDS",
     "ToneEstimate",
     "correct_tone",
@@ -109,6 +110,9 @@ logger = logging.getLogger(__name__)
 KINDS = ("gray", "toned", "colour")
 """The values of :attr:`ToneEstimate.kind`."""
 FADE_MIN = 0.03
+LIFTED_BLACK = 0.06
+"""Black points at or above this count as faded blacks; below it a low white point alone is the
+photo's own key (a dark or low-key print, a tintype), and only the blacks are restored."""
 """No contrast correction below this ``fade``."""
 CAST_MIN = 3.0
 """No white balance below this cast magnitude, in CIELAB units; above it, ``|cast| - CAST_MIN`` is removed.
@@ -247,6 +251,13 @@ def estimate_tone(image: np.ndarray) -> ToneEstimate:
         kind="colour",
         tone_hue=None,
     )
+
+
+def _white_to_restore(estimate: ToneEstimate) -> float:
+    """The white point the curve lifts to the target: the measured one when the blacks are
+    lifted too (fading raises the blacks as it lowers the whites), else at least the target, so
+    a low-key photo or a dark tintype with deep blacks keeps its key."""
+    return estimate.white if estimate.black >= LIFTED_BLACK else max(estimate.white, _TARGET_WHITE)
 
 
 def _reduce(image: np.ndarray) -> np.ndarray:
@@ -452,13 +463,14 @@ def correct_tone(
         scale = strength * (1.0 - CAST_MIN / magnitude)
         cast = (scale * estimate.cast[0], scale * estimate.cast[1])
     gains = _gains(cast) if any(cast) else np.ones(3)
-    do_curve = estimate.fade >= FADE_MIN
+    white = _white_to_restore(estimate)
+    do_curve = _fade(estimate.black, white) >= FADE_MIN
     if strength == 0.0 or not (do_curve or any(cast) or neutralise):
         return image.copy()
 
     top = float(_encode(gains.max())) if any(cast) else 1.0  # highest value after the gains
     grid = np.linspace(0.0, top, _LUT_SIZE)
-    curve = _levels_curve(grid, estimate.black, estimate.white, strength=strength if do_curve else 0.0, top=top)
+    curve = _levels_curve(grid, estimate.black, white, strength=strength if do_curve else 0.0, top=top)
     logger.debug(
         "tone: kind %s, fade %.3f, black %.3f, white %.3f, cast (%.1f, %.1f), strength %.2f",
         estimate.kind, estimate.fade, estimate.black, estimate.white, *estimate.cast, strength,
