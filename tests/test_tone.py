@@ -305,3 +305,13 @@ def test_estimate_bad_kind():
 def test_estimate_black_above_white():
     with pytest.raises(InputError, match="exceed"):
         ToneEstimate(black=0.8, white=0.2, fade=0.5, cast=(0.0, 0.0), kind="gray", tone_hue=None)
+
+
+def test_a_low_white_point_with_deep_blacks_is_the_photos_key_not_fading():
+    low_key = np.clip(_photo("camera") * 0.75, 0, 1)  # blacks stay deep, whites reach only 0.75
+    estimate = estimate_tone(low_key)
+    assert estimate.black < 0.06 and estimate.white < 0.8
+    corrected = correct_tone(low_key, estimate)
+    assert abs(float(np.percentile(corrected, 99.5)) - float(np.percentile(low_key, 99.5))) < 0.02
+    faded = 0.2 + 0.6 * _photo("camera")  # lifted blacks too: fading, stretched
+    assert np.percentile(correct_tone(faded, estimate_tone(faded)), 99.5) > 0.9
