@@ -48,7 +48,6 @@ from weak-texture patches, noise level functions).
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -59,6 +58,7 @@ import scipy.stats
 
 from ..errors import InputError
 from ..validation import check_rgb
+from .threads import run_each
 
 __all__ = ["SIGMA_FLOOR", "NoiseEstimate", "denoise", "estimate_noise"]
 
@@ -634,12 +634,7 @@ def _denoise_planes(
         for o, r in zip(out, results):
             o[top:bottom] = r[top - y0 : bottom - y0]
 
-    if workers > 1 and len(strips) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, strips))
-    else:
-        for strip in strips:
-            run(strip)
+    run_each(run, strips, workers=workers)
     return out
 
 

@@ -32,7 +32,6 @@ inpainting", IPOL 2017; Barnes, Shechtman, Finkelstein and Goldman, "PatchMatch"
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -41,6 +40,7 @@ import scipy.sparse.linalg as sparse_linalg
 
 from ..errors import InputError
 from ..validation import check_mask, check_rgb
+from .threads import run_each
 
 __all__ = ["inpaint_classical"]
 
@@ -305,12 +305,7 @@ def _patch_refine(
         keep = work[top:bottom, left:right]
         out[top:bottom, left:right][keep] = crop[inner][keep]
 
-    if workers > 1 and len(blocks) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(refine_block, blocks))
-    else:
-        for block in blocks:
-            refine_block(block)
+    run_each(refine_block, blocks, workers=workers)
     return out
 
 
