@@ -418,26 +418,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Ours = {stage}. Baselines' parameters and the stage's constants tuned on FIT_PRINTS[:20] (--tune).")
     for note in notes:
         print(f"Note: {note}.")
+
+    def scored_set(title: str, photos: dict, salt) -> dict:
+        """Score one set of photos and print its tables under ``title``."""
+        print(f"\n## {title}\n")
+        results = score(photos, args.seed, salt, bm3d_limit=args.bm3d_prints, rows=rows)
+        quality_table(results)
+        if args.per_photo:
+            print()
+            per_photo_table(list(photos), results)
+        return results
+
     photos = dict(list(clean_photos(max_side).items())[limit])
-    print(f"\n## Bundled clean photos ({len(photos)}: {', '.join(photos)}; never tuned on)\n")
-    bundled = score(photos, args.seed, _SALT["bundled"], bm3d_limit=args.bm3d_prints, rows=rows)
-    quality_table(bundled)
-    if args.per_photo:
-        print()
-        per_photo_table(list(photos), bundled)
+    bundled = scored_set(f"Bundled clean photos ({len(photos)}: {', '.join(photos)}; never tuned on)", photos, _SALT["bundled"])
     sets = [("bundled clean photos", bundled)]
     try:
         held = load_prints(args.corpus, HELD_OUT_PRINTS[held_limit], max_side)
     except CorpusUnavailable as error:
         print(f"\nnote: corpus rows skipped: {error}")
     else:
-        print(f"\n## Held-out corpus prints ({len(held)} of HELD_OUT_PRINTS; never tuned on; their own grain stays in the reference)\n")
-        held_results = score(held, args.seed, _SALT["held-out"], bm3d_limit=args.bm3d_prints, rows=rows)
-        quality_table(held_results)
-        if args.per_photo:
-            print()
-            per_photo_table(list(held), held_results)
-        sets.append(("held-out corpus prints", held_results))
+        title = f"Held-out corpus prints ({len(held)} of HELD_OUT_PRINTS; never tuned on; their own grain stays in the reference)"
+        sets.append(("held-out corpus prints", scored_set(title, held, _SALT["held-out"])))
     for label, results in sets:
         targets(results, label)
     cost_table()
