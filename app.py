@@ -70,12 +70,23 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from restoration import imageio, mask_editor, outputs, zerogpu
+from restoration import face_models, faces, imageio, mask_editor, outputs, zerogpu
 from restoration.errors import RestorationError
-from restoration.pipeline import STAGES, RestorationResult, RestoreOptions, detect_scratches, engine_status, restore
+from restoration.pipeline import (
+    STAGES,
+    RestorationResult,
+    RestoreOptions,
+    detect_scratches,
+    engine_status,
+    restore,
+)
 from restoration.regions import coverage_percent
+from restoration.stages import colorize as colorize_stage
 from restoration.stages import denoise as denoise_stage
+from restoration.stages import face as face_stage
+from restoration.stages.colorize import ColorizeOptions
 from restoration.stages.denoise import DenoiseOptions
+from restoration.stages.face import FaceOptions
 from restoration.stages.scratch import ScratchOptions
 
 __all__ = ["build_demo", "EXAMPLES_DIR", "TAB_BUILDERS"]
@@ -95,7 +106,11 @@ Upload a scan of an old photograph, compare before and after with the slider and
 full-resolution PNG. **Scratches** finds scratches and cracks and shows them in red on the
 photo: paint over damage it missed, erase what is not damage, then press **Restore**.
 **Denoise / Deblur** measures film grain, blur and fading, starts its sliders from what it
-measured, and removes them while a sepia print stays sepia.
+measured, and removes them while a sepia print stays sepia. **Faces** finds the faces, shows
+them numbered from the left (leave any of them out), and makes them clearer while they stay the
+same person: no box around them, no colour added to a black-and-white or sepia print.
+**Colorize** colours a black-and-white or sepia photo from a colour photo of a similar scene
+that you choose, and from colours you paint on it; its lightness and sharpness stay exactly the same.
 """
 
 
@@ -706,7 +721,377 @@ def build_denoise_tab() -> None:
     gr.api(denoise_api, api_name="denoise", concurrency_id="restore")
 
 
-TAB_BUILDERS = {"scratch": build_scratch_tab, "denoise": build_denoise_tab}
+# --------------------------------------------------------------------------------------------
+# Faces tab and its API endpoints
+# --------------------------------------------------------------------------------------------
+
+_GALLERY_CROP = 256  # px: side of the aligned face crops shown in the gallery
+
+
+def _face_label(number: int) -> str:
+    return f"Face {number}"
+
+
+def _face_numbers_from_labels(labels) -> tuple[int, ...]:
+    """("Face 1", "Face 3") -> (1, 3)."""
+    return tuple(int(str(label).rsplit(" ", 1)[-1]) for label in labels or ())
+
+
+def _face_crops(image: np.ndarray, face_findings: list[dict], caption: str) -> list[tuple]:
+    """Aligned crops (PIL, ``_GALLERY_CROP`` px) of the faces in ``image``, with captions."""
+    crops = []
+    for entry in face_findings:
+        matrix = faces.alignment_matrix(np.array(entry["landmarks"], np.float32), size=_GALLERY_CROP)
+        crop = np.clip(faces.warp_to_crop(image, matrix, _GALLERY_CROP), 0.0, 1.0)
+        crops.append((imageio.to_pil(imageio.load_photo(crop)), f"{_face_label(entry['number'])} {caption}".strip()))
+    return crops
+
+
+def _before_after_crops(before: np.ndarray, after: np.ndarray, face_findings: list[dict]) -> list[tuple]:
+    """Before and after crops of each face, in pairs; left-out faces are marked so."""
+    pairs = []
+    for entry in face_findings:
+        label = "after" if entry.get("restored", True) else "left out"
+        pairs += _face_crops(before, [entry], "before") + _face_crops(after, [entry], label)
+    return pairs
+
+
+def _faces_text(found: list[dict], detector: str) -> str:
+    if not found:
+        return "No faces were found on this photo; try a smaller *Smallest face* size."
+    return (
+        f"Found **{len(found)} face{'s' if len(found) != 1 else ''}** ({detector} detector), numbered from the "
+        "left. Tick any you want left as they are."
+    )
+
+
+@_user_errors("looking for faces on this photo")
+def show_found_faces(photo_path: str | None, min_face_size: float, progress=gr.Progress()):
+    """Find the faces on the uploaded photo; returns (text, leave-out choices, gallery of the faces)."""
+    upload = Upload.of(photo_path)
+    if upload is None:
+        return "", gr.CheckboxGroup(choices=[], value=[]), []
+    progress(0.1, desc="Looking for faces")
+    photo = _load(upload)
+    _warn(photo.metadata.notices)
+    found = face_stage.find_faces(photo.pixels, min_face_size=int(min_face_size or 24))
+    _warn(found.notices)
+    entries = found.findings()
+    choices = [_face_label(entry["number"]) for entry in entries]
+    return _faces_text(entries, found.detector), gr.CheckboxGroup(choices=choices, value=[]), _face_crops(photo.pixels, entries, "")
+
+
+def _face_options(fidelity, min_face_size, exclude_faces, face_parser) -> FaceOptions:
+    """FaceOptions from the tab's controls or the API (gradio gives numbers as floats)."""
+    return FaceOptions(
+        fidelity=float(0.7 if fidelity is None else fidelity),
+        min_face_size=int(min_face_size or 24),
+        exclude_faces=tuple(int(n) for n in exclude_faces or ()),
+        face_parser=bool(face_parser),
+    )
+
+
+@_user_errors("restoring the faces on this photo")
+def restore_faces_page(
+    photo_path: str | None,
+    fidelity: float,
+    min_face_size: float,
+    leave_out: list[str] | None,
+    face_parser: bool,
+    engine: str,
+    seed: float,
+    steps: float,
+    fast: bool,
+    progress=gr.Progress(track_tqdm=True),
+):
+    """Restore the faces of the uploaded photo; returns the result panel's values and the gallery."""
+    upload = Upload.of(photo_path)
+    photo = _load(upload)
+    face_options = _face_options(fidelity, min_face_size, _face_numbers_from_labels(leave_out), face_parser)
+    options = _common_options(engine, seed, steps, fast, {"face": face_options})
+    outcome = run_request(photo, "face", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    findings = outcome.result.stages[0].findings
+    if "notice" in findings:
+        gr.Warning(findings["notice"])
+    restored = sum(entry["restored"] for entry in findings["faces"])
+    details = f"**Faces restored:** {restored} of {len(findings['faces'])} ({findings['detector']} detector)"
+    gallery = _before_after_crops(photo.pixels, outcome.restored.pixels, findings["faces"])
+    return (*ResultPanel.showing(outcome, details), gallery)
+
+
+@_user_errors("looking for faces on this photo")
+def detect_faces_api(photo: FileData, min_face_size: int = 24) -> dict:
+    """The faces on a photo, as the face stage finds them.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        min_face_size: smallest face to look for, px (>= 12).
+
+    Returns:
+        {"detector": "retinaface" | "classical", "faces": [{"number", "box" ([x, y, w, h] in
+        photo px), "score" (0-1), "landmarks" (5 [x, y] points: eyes, nose tip, mouth corners)}]},
+        faces numbered from 1, left to right (the numbers ``exclude_faces`` takes).
+    """
+    found = face_stage.find_faces(_load(Upload.of(photo)).pixels, min_face_size=int(min_face_size))
+    return {"detector": found.detector, "faces": found.findings(), "notices": found.notices}
+
+
+@_user_errors("restoring the faces on this photo")
+def restore_faces_api(
+    photo: FileData,
+    fidelity: float = 0.7,
+    min_face_size: int = 24,
+    exclude_faces: list[int] | None = None,
+    face_parser: bool = False,
+    engine: Engine = "auto",
+    seed: int = 0,
+    steps: int = 0,
+    fast: bool = False,
+) -> tuple[FileData, dict]:
+    """Make the faces clearer: the restored PNG (the photo's size) and a summary whose face
+    stage findings list every face (box [x, y, w, h], score, restored or left out).
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        fidelity: 0-1, higher stays closer to the input face.
+        min_face_size: smallest face to look for, px (>= 12).
+        exclude_faces: numbers of faces to leave as they are (from /detect_faces).
+        face_parser: paste through ParseNet (needs its opt-in, non-commercial weights).
+        engine: "auto", "classical" or "diffusion".
+        seed: >= 0, for the diffusion engine.
+        steps: 0 = the engine's default, else 1-200.
+        fast: LCM fast mode (diffusion engine).
+    """
+    upload = Upload.of(photo)
+    image = _load(upload)
+    options = _common_options(engine, seed, steps, fast, {"face": _face_options(fidelity, min_face_size, exclude_faces, face_parser)})
+    outcome = run_request(image, "face", options, stem=outputs.safe_stem(upload.name))
+    return FileData(path=str(outcome.path)), outcome.summary()
+
+
+def build_face_tab() -> None:
+    """The Faces tab: upload (faces found at once, shown numbered), leave-out choices, fidelity,
+    Restore, the shared result panel and a before/after gallery of the faces; and the endpoints
+    ``/detect_faces`` and ``/restore_faces``."""
+    parser_here = face_models.parser_available()
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            photo = build_photo_input("face")
+        with gr.Column(scale=1, min_width=280):
+            found_text = gr.Markdown("Upload a photo: the faces found on it are listed here.", elem_id="face-found")
+            leave_out = gr.CheckboxGroup(choices=[], value=[], label="Leave out faces", elem_id="face-leave-out")
+            fidelity = gr.Slider(0, 1, value=0.7, step=0.05, label="Fidelity",
+                                 info="Higher stays closer to the input face; lower adds more detail.",
+                                 elem_id="face-fidelity")
+            with gr.Accordion("Advanced", open=False):
+                min_face_size = gr.Slider(face_stage.MIN_FACE_SIZE, 200, value=24, step=1,
+                                          label="Smallest face to look for (px)", elem_id="face-min-size")
+                face_parser = gr.Checkbox(
+                    value=False,
+                    interactive=parser_here,
+                    label="Paste with the ParseNet face parser",
+                    info="Its weights are CC BY-NC-SA 4.0 (non-commercial) and opt-in"
+                    + ("." if parser_here else f": {face_models.PARSENET_LICENCE_NOTE}."),
+                    elem_id="face-parser",
+                )
+                controls = build_engine_controls()
+            restore_button = gr.Button("Restore faces", variant="primary", elem_id="face-restore")
+    panel = build_result_panel("face")
+    gallery = gr.Gallery(label="Faces: before / after", columns=4, height=320, format="png", elem_id="face-gallery")
+
+    photo.change(
+        lambda: ([], *ResultPanel.cleared()),
+        inputs=None,
+        outputs=[gallery, *panel.components],
+        queue=False,
+        api_visibility="private",
+    ).then(show_found_faces, inputs=[photo, min_face_size], outputs=[found_text, leave_out, gallery], api_visibility="private")
+    min_face_size.release(
+        show_found_faces,
+        inputs=[photo, min_face_size],
+        outputs=[found_text, leave_out, gallery],
+        trigger_mode="always_last",
+        api_visibility="private",
+    )
+    restore_button.click(
+        restore_faces_page,
+        inputs=[photo, fidelity, min_face_size, leave_out, face_parser, *controls.components],
+        outputs=[*panel.components, gallery],
+        concurrency_id="restore",
+        api_visibility="private",
+    )
+    gr.api(detect_faces_api, api_name="detect_faces")
+    gr.api(restore_faces_api, api_name="restore_faces", concurrency_id="restore")
+
+
+# --------------------------------------------------------------------------------------------
+# Colorize tab and its API endpoint
+# --------------------------------------------------------------------------------------------
+
+HINT_COLOURS = ["#b22222", "#e07b39", "#e8c07d", "#d9a38a", "#f2d16b", "#4f7942", "#87a96b", "#4682b4",
+                "#87ceeb", "#1c2e5a", "#6b4226", "#8e7cc3", "#ffffff"]
+"""Brush colours offered for colour hints (reds, skin and hair tones, greens, blues, ...)."""
+
+
+@_user_errors("showing the photo for colour hints")
+def show_hint_canvas(photo_path: str | None):
+    """The uploaded photo as the hint editor's background (nothing painted yet)."""
+    upload = Upload.of(photo_path)
+    if upload is None:
+        return None
+    photo = _load(upload)
+    _warn(photo.metadata.notices)
+    value, _ = mask_editor.editor_value(imageio.to_pil(photo), np.zeros((photo.height, photo.width), np.float32))
+    return value
+
+
+def _hints_from_editor(editor_value: dict | None, photo: imageio.Photo) -> tuple:
+    """Colour hints (photo pixels) from the strokes painted in the hint editor."""
+    layers = (editor_value or {}).get("layers") or []
+    hints: tuple = ()
+    box = mask_editor.editor_box(photo.width, photo.height)
+    for layer in layers:
+        if layer is not None and np.asarray(layer).shape[:2] == (mask_editor.EDITOR_SIDE, mask_editor.EDITOR_SIDE):
+            hints += colorize_stage.hints_from_painting(np.asarray(layer), box, photo.size)
+    return hints
+
+
+def _reference_pixels(reference: str | dict | FileData | None) -> np.ndarray | None:
+    upload = Upload.of(reference)
+    return None if upload is None else _load(upload).pixels
+
+
+def _colorize_options(reference, hints, hint_reach, colour_strength) -> ColorizeOptions:
+    """ColorizeOptions from the tab's controls or the API (colour_strength 0 = the default)."""
+    return ColorizeOptions(
+        reference=reference,
+        hints=hints or (),
+        hint_reach=float(0.15 if hint_reach is None else hint_reach),
+        colour_strength=float(colour_strength) if colour_strength else None,
+    )
+
+
+def _colorize_details(outcome: Outcome) -> str:
+    findings = outcome.result.stages[0].findings
+    source = "reference photo" if findings["reference"] else "the model alone"
+    hints = f", {findings['hints']} hint points" if findings["hints"] else ""
+    return f"**Colour from:** {source}{hints} · mean chroma C* {findings['mean_chroma']:.1f}"
+
+
+@_user_errors("colouring this photo")
+def colorize_page(
+    photo_path: str | None,
+    reference_path: str | None,
+    editor_value: dict | None,
+    hint_reach: float,
+    colour_strength: float,
+    engine: str,
+    seed: float,
+    steps: float,
+    fast: bool,
+    progress=gr.Progress(track_tqdm=True),
+):
+    """Colour the uploaded photo from the reference and the painted hints; returns the result panel's values."""
+    upload = Upload.of(photo_path)
+    photo = _load(upload)
+    colorize = _colorize_options(_reference_pixels(reference_path), _hints_from_editor(editor_value, photo), hint_reach,
+                                 colour_strength)
+    options = _common_options(engine, seed, steps, fast, {"colorize": colorize})
+    outcome = run_request(photo, "colorize", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    return ResultPanel.showing(outcome, _colorize_details(outcome))
+
+
+@_user_errors("colouring this photo")
+def colorize_api(
+    photo: FileData,
+    reference: FileData | None = None,
+    hints: list | None = None,
+    hint_reach: float = 0.15,
+    engine: Engine = "auto",
+    seed: int = 0,
+    steps: int = 0,
+    fast: bool = False,
+    colour_strength: float = 0.0,
+) -> tuple[FileData, dict]:
+    """Colour a black-and-white or sepia photo: the coloured PNG (the photo's size, its
+    lightness unchanged) and a summary.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        reference: a colour photo of a similar scene whose colours are used; needed by the
+            classical engine; None = the diffusion model colours alone.
+        hints: colour hints in photo pixels, e.g. [{"x": 120, "y": 80, "radius": 10, "colour":
+            [200, 30, 30]}], strokes {"points": [[x, y], ...], "radius": 8, "colour": "#c81e1e"},
+            or [x, y, radius, [r, g, b]]; r, g, b in 0-255.
+        hint_reach: how far a hint spreads inside its object, share of the photo's side, 0.01-1.
+        engine: "auto", "classical" or "diffusion".
+        seed: >= 0, for the diffusion engine.
+        steps: 0 = the engine's default, else 1-200.
+        fast: LCM fast mode (diffusion engine).
+        colour_strength: diffusion strength, 0.1-1; 0 = 0.35 with a reference, 0.75 without.
+    """
+    upload = Upload.of(photo)
+    image = _load(upload)
+    colorize = _colorize_options(_reference_pixels(reference), hints, hint_reach, colour_strength)
+    options = _common_options(engine, seed, steps, fast, {"colorize": colorize})
+    outcome = run_request(image, "colorize", options, stem=outputs.safe_stem(upload.name))
+    return FileData(path=str(outcome.path)), outcome.summary()
+
+
+def build_colorize_tab() -> None:
+    """The Colorize tab: the gray photo, a colour reference photo, optional colour hints painted
+    on the photo, Colorize, the shared result panel; and the endpoint ``/colorize``."""
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            photo = build_photo_input("colorize")
+            reference = gr.File(label="Colour reference photo (a similar scene in colour)", file_types=["image"],
+                                file_count="single", type="filepath", elem_id="colorize-reference")
+            with gr.Accordion("Advanced", open=False):
+                hint_reach = gr.Slider(0.01, 1.0, value=0.15, step=0.01, label="How far a colour hint spreads",
+                                       info="Share of the photo's side; colour stops at edges either way.")
+                colour_strength = gr.Slider(0.0, 1.0, value=0.0, step=0.05,
+                                            label="Diffusion strength (0 = 0.35 with a reference, 0.75 without)")
+                controls = build_engine_controls()
+            colorize_button = gr.Button("Colorize", variant="primary", elem_id="colorize-run")
+        with gr.Column(scale=2):
+            editor = gr.ImageEditor(
+                label="Colour hints (optional): paint a colour where you know it, e.g. the dress was red",
+                type="numpy",
+                image_mode="RGBA",
+                sources=[],
+                transforms=[],
+                brush=gr.Brush(colors=HINT_COLOURS, default_color=HINT_COLOURS[0], color_mode="defaults"),
+                eraser=gr.Eraser(),
+                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Hints"], disabled=True),
+                format="png",
+                canvas_size=(mask_editor.EDITOR_SIDE, mask_editor.EDITOR_SIDE),
+                height=560,
+                buttons=["fullscreen"],
+                placeholder="Upload a photo: paint colour hints on it here.",
+                elem_id="colorize-hints",
+            )
+    panel = build_result_panel("colorize")
+
+    photo.change(
+        lambda: (None, *ResultPanel.cleared()),
+        inputs=None,
+        outputs=[editor, *panel.components],
+        queue=False,
+        api_visibility="private",
+    ).then(show_hint_canvas, inputs=[photo], outputs=[editor], api_visibility="private")
+    colorize_button.click(
+        colorize_page,
+        inputs=[photo, reference, editor, hint_reach, colour_strength, *controls.components],
+        outputs=panel.components,
+        concurrency_id="restore",
+        api_visibility="private",
+    )
+    gr.api(colorize_api, api_name="colorize", concurrency_id="restore")
+
+
+TAB_BUILDERS = {
+    "scratch": build_scratch_tab, "denoise": build_denoise_tab, "face": build_face_tab, "colorize": build_colorize_tab,
+}
 """One tab builder per stage name; ``build_demo`` makes a tab for each stage in ``STAGES``."""
 
 

@@ -34,12 +34,17 @@ Detectors (grey image, one thread):
 
 Usage (from the repository root):
 
-    python benchmarks/face_detection.py [--look DIR] [--corpus DIR] [--per-photo]
+    python benchmarks/face_detection.py [--look DIR] [--corpus DIR] [--per-photo] [--split SET] [--misses]
     python benchmarks/face_detection.py --fit      # refit the detector's logistic weights (prints them)
 
 ``--look DIR`` writes each photo with the hand boxes (green: faces of 24 px or more, yellow:
-smaller, blue: hard) and our detections (red, with scores) to ``DIR/<photo>.png``. The whole run
-takes about 5 minutes on one core.
+smaller, blue: hard) and our detections (red, with scores) to ``DIR/<photo>.png``. ``--split tune``
+runs one set only (choices and diagnosis belong on the tune set; the report set is for measuring).
+``--misses`` says, for every hand-counted face of 24 px or more that ours misses, where it was lost:
+no candidate (no proposal overlaps it by IoU 0.3), scored below 0.5 (the best overlapping
+candidate's score is printed), or dropped after scoring (its candidate scored 0.5 or more but its
+box is under ``min_size`` or overlapped a better face). The whole run takes about 4-5 minutes on one
+core.
 """
 
 from __future__ import annotations
@@ -177,10 +182,15 @@ def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
 
 def match(boxes: Sequence[Box], truth: dict) -> list[int]:
     """Label each detection (in score order): 1 true positive, 0 false alarm, -1 neither."""
+    return [label for label, _ in assign(boxes, truth)]
+
+
+def assign(boxes: Sequence[Box], truth: dict) -> list[tuple[int, int]]:
+    """Each detection's label (see ``match``) and the index of the hand face it matched (-1: none)."""
     faces = [tuple(map(float, b)) for b in truth["faces"]]
     hard = [tuple(map(float, b)) for b in truth["hard"]]
     used = [False] * len(faces)
-    labels = []
+    out = []
     for box in boxes:
         best, best_iou = -1, MATCH_IOU
         for k, face in enumerate(faces):
@@ -189,12 +199,12 @@ def match(boxes: Sequence[Box], truth: dict) -> list[int]:
                 best, best_iou = k, overlap
         if best >= 0:
             used[best] = True
-            labels.append(1 if faces[best][3] >= REQUIRED else -1)
+            out.append((1 if faces[best][3] >= REQUIRED else -1, best))
             continue
         centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
         on_hard = any(face_detector._iou(box, h) >= MATCH_IOU or _inside(centre, h) for h in hard)
-        labels.append(-1 if on_hard else 0)
-    return labels
+        out.append((-1 if on_hard else 0, -1))
+    return out
 
 
 def required(truth: dict) -> int:
@@ -257,15 +267,45 @@ def draw(image: np.ndarray, truth: dict, dets: list[tuple[Box, float]], path: Pa
     cv2.imwrite(str(path), bgr)
 
 
-def run(corpus: Path, look: Path | None, per_photo: bool) -> None:
+def miss_stages(image: np.ndarray, truth: dict, dets: list[tuple[Box, float]]) -> list[tuple[Box, str]]:
+    """Where ours lost each hand-counted face of REQUIRED px or more that its detections ``dets``
+    do not match: (hand box, "no candidate" | "scored 0.xx" | "dropped after scoring")."""
+    found = {k for _, k in assign([d[0] for d in dets], truth)}
+    cands = face_detector._candidates(image, min_size=MIN_SIZE)
+    scores = [face_detector._score(c.features) for c in cands]
+    out = []
+    for k, face in enumerate(truth["faces"]):
+        if face[3] < REQUIRED or k in found:
+            continue
+        box = tuple(map(float, face))
+        over = [s for c, s in zip(cands, scores) if face_detector._iou(c.box, box) >= MATCH_IOU]
+        if not over:
+            out.append((box, "no candidate"))
+        elif max(over) < 0.5:
+            out.append((box, f"scored {max(over):.2f}"))
+        else:
+            out.append((box, "dropped after scoring"))
+    return out
+
+
+def run(
+    corpus: Path,
+    look: Path | None,
+    per_photo: bool,
+    splits: Sequence[str] = ("tune", "report", "noface"),
+    misses: bool = False,
+) -> None:
     cv2.setNumThreads(1)
     counts = load_counts()
     dets_fns = detectors()
     names = list(dets_fns)
-    totals: dict[str, dict[str, Tally]] = {s: {n: Tally() for n in names} for s in ("tune", "report", "noface")}
+    totals: dict[str, dict[str, Tally]] = {s: {n: Tally() for n in names} for s in splits}
     hand = {s: [0, 0] for s in totals}
     rows = []
+    lost: dict[str, list[str]] = {}
     for photo, truth in counts.items():
+        if truth["split"] not in splits:
+            continue
         image = load_image(photo, truth, corpus)
         cells = []
         for det_name, fn in dets_fns.items():
@@ -278,6 +318,10 @@ def run(corpus: Path, look: Path | None, per_photo: bool) -> None:
             cells.append(f"{tally.found}/{tally.tp}/{tally.fa}")
             if look is not None and det_name == names[-1]:
                 draw(image, truth, dets, look / f"{photo}.png")
+            if misses and det_name == names[-1]:
+                for box, stage in miss_stages(image, truth, dets):
+                    kind = "scored below 0.5" if stage.startswith("scored") else stage
+                    lost.setdefault(kind, []).append(f"{photo} {[round(v) for v in box]}: {stage}")
         hand[truth["split"]][0] += required(truth)
         hand[truth["split"]][1] += len(truth["faces"]) - required(truth) + len(truth["hard"])
         other = len(truth["faces"]) - required(truth) + len(truth["hard"])
@@ -299,6 +343,11 @@ def run(corpus: Path, look: Path | None, per_photo: bool) -> None:
                 f"| {split} | {t.photos} | {hand[split][0]} | {det_name} | {recall} | {t.found} | {t.fa} | "
                 f"{t.seconds / max(t.photos, 1):.2f} |"
             )
+    if misses:
+        print(f"\nMissed faces of {REQUIRED} px or more ({names[-1]}), by where they were lost:")
+        for kind, items in lost.items():
+            print(f"\n{kind}: {len(items)}")
+            print("\n".join(f"  {item}" for item in items))
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,12 +455,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--look", type=Path, default=None, help="write the photos with hand boxes and detections here")
     parser.add_argument("--per-photo", action="store_true", help="also print one row per photo")
     parser.add_argument("--fit", action="store_true", help="refit the detector's logistic weights and print them")
+    parser.add_argument("--split", choices=("tune", "report", "noface"), action="append", help="run this set only (repeatable)")
+    parser.add_argument("--misses", action="store_true", help="say where ours lost each missed face")
     args = parser.parse_args(argv)
     try:
         if args.fit:
             fit(args.corpus)
         else:
-            run(args.corpus, args.look, args.per_photo)
+            run(args.corpus, args.look, args.per_photo, tuple(args.split or ("tune", "report", "noface")), args.misses)
     except PhotosUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

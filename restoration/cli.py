@@ -26,10 +26,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import imageio, weights
+from . import imageio, pipeline, weights
 from .errors import InputError, RestorationError, WeightsUnavailableError
 from .options import ENGINES, OptionField, RestoreOptions, option_fields
-from . import pipeline
 from .pipeline import detect_scratches, parse_tasks, restore, stage_named
 from .regions import coverage_percent
 from .stages.context import INPUT_KINDS
@@ -51,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore_parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     restore_parser.add_argument("--output", required=True, type=Path, metavar="DIR", help="folder for <stem>.png")
     names = [stage.name for stage in pipeline.STAGES]
-    restore_parser.add_argument("--tasks", default=",".join(names), help=f"comma-separated, from: {', '.join(names)}")
+    restore_parser.add_argument(
+        "--tasks",
+        help=f"comma-separated, from: {', '.join(names)} (default: all of them; colorize only with --reference or --hints)",
+    )
     for kind, description in INPUT_KINDS.items():
         takers = [stage.name for stage in pipeline.STAGES if kind in stage.inputs] or ["none available yet"]
         restore_parser.add_argument(f"--{kind}", type=Path, help=f"{description} (tasks: {', '.join(takers)}); one INPUT only")
@@ -117,7 +119,8 @@ def _print_error(error: Exception) -> None:
 
 
 def _restore_command(arguments: argparse.Namespace) -> int:
-    tasks = parse_tasks(arguments.tasks)
+    given = {kind for kind in INPUT_KINDS if getattr(arguments, kind) is not None}
+    tasks = parse_tasks(pipeline.default_tasks(given) if arguments.tasks is None else arguments.tasks)
     options = RestoreOptions(
         engine=arguments.engine, seed=arguments.seed, steps=arguments.steps, fast=arguments.fast,
         stages=_stage_options_from(arguments, tasks),
@@ -166,8 +169,7 @@ def _stage_options_from(arguments: argparse.Namespace, tasks: tuple[str, ...]) -
     for kind in INPUT_KINDS:
         if getattr(arguments, kind) is not None and not any(kind in stage_named(name).inputs for name in tasks):
             takers = [stage.name for stage in pipeline.STAGES if kind in stage.inputs]
-            used_by = f"the {' and '.join(takers)} task" if takers else "a task that is not available yet"
-            raise InputError(f"--{kind} is used by {used_by} only; drop it or change --tasks")
+            raise InputError(f"--{kind} is used by the {' and '.join(takers)} task only; drop it or change --tasks")
     return stage_options
 
 
@@ -187,9 +189,15 @@ def _with_inputs(options: RestoreOptions, photo: imageio.Photo, arguments: argpa
 
 
 def _load_input(kind: str, path: Path, photo: imageio.Photo):
-    """A mask at the photo's size, (H, W) float32 in [0, 1]; or a reference photo's pixels."""
+    """A mask at the photo's size, (H, W) float32 in [0, 1]; colour hints read from a JSON file
+    (checked by the stage's options); or a reference photo's pixels."""
     if kind == "mask":
         return imageio.load_mask(path, size=photo.size)
+    if kind == "hints":
+        try:
+            return json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(f"could not read the colour hints file {path}: {error}") from None
     return imageio.load_photo(path).pixels
 
 

@@ -8,6 +8,7 @@ seconds and findings, and notices for the user.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ import numpy as np
 from . import engine as diffusion
 from .errors import InputError, WeightsUnavailableError
 from .options import RestoreOptions
-from .stages import denoise, scratch
+from .stages import colorize, denoise, face, scratch
 from .stages.context import ProgressCallback, Stage, StageContext
 from .validation import check_mask_size, check_rgb
 
@@ -33,18 +34,18 @@ __all__ = [
     "detect_scratches",
     "engine_status",
     "parse_tasks",
+    "default_tasks",
     "stage_named",
 ]
 
 logger = logging.getLogger(__name__)
 
-STAGES: tuple[Stage, ...] = (scratch.STAGE, denoise.STAGE)
+STAGES: tuple[Stage, ...] = (scratch.STAGE, denoise.STAGE, face.STAGE, colorize.STAGE)
 """Every stage, in the order they run. A new stage is its module and one entry here."""
 
 TASKS = tuple(stage.name for stage in STAGES)
 """Available tasks, in the order they run (the names of ``STAGES``; code reads ``STAGES``)."""
 
-_PLANNED_TASKS = ("face", "colorize")
 _WEIGHTS_HINT = "python -m restoration weights download"
 
 
@@ -95,9 +96,31 @@ def stage_named(name: str) -> Stage:
         if stage.name == name:
             return stage
     available = ", ".join(stage.name for stage in STAGES)
-    if name in _PLANNED_TASKS:
-        raise InputError(f"the {name!r} task is not available yet; available: {available}")
     raise InputError(f"unknown task {name!r}; choose from {available}")
+
+
+def default_tasks(given_inputs: Iterable[str] = ()) -> tuple[str, ...]:
+    """The tasks run when none are named: every stage, in order, but a stage with
+    ``chained_when`` inputs only when one of them is among ``given_inputs`` (names from
+    ``INPUT_KINDS``, e.g. ``{"reference"}``)."""
+    given = set(given_inputs)
+    return tuple(stage.name for stage in STAGES if not stage.chained_when or given & set(stage.chained_when))
+
+
+def _inputs_given(options: RestoreOptions) -> set[str]:
+    """Input kinds (``INPUT_KINDS``) set on the stage options of ``options``."""
+    return {
+        item.metadata["input"]
+        for stage_options in options.stages.values()
+        if dataclasses.is_dataclass(stage_options)
+        for item in dataclasses.fields(stage_options)
+        if "input" in item.metadata and _is_given(getattr(stage_options, item.name))
+    }
+
+
+def _is_given(value: object) -> bool:
+    """An input option is given when it is set and, for a sequence (hints), not empty."""
+    return value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)
 
 
 def parse_tasks(tasks: str | Iterable[str]) -> tuple[str, ...]:
@@ -204,8 +227,9 @@ def restore(
 
     Args:
         image: (H, W, 3) float32 RGB in [0, 1] (``imageio.Photo.pixels``).
-        tasks: stage names or a comma-separated string, or None for every stage; they run in
-            the order of ``STAGES``.
+        tasks: stage names or a comma-separated string, or None for the default chain (every
+            stage; colorize only when its options carry a reference or hints, see
+            :func:`default_tasks`); they run in the order of ``STAGES``.
         options: engine, seed, steps, fast, and per-stage options (``options.stages``).
         progress: called as ``progress(fraction in [0, 1], description)``.
 
@@ -218,7 +242,7 @@ def restore(
         without weights (``auto`` falls back to the classical engine with a notice).
     """
     image = check_rgb(image)
-    names = parse_tasks([stage.name for stage in STAGES] if tasks is None else tasks)
+    names = parse_tasks(default_tasks(_inputs_given(options)) if tasks is None else tasks)
     stage_options = _stage_options(names, options, image.shape)
     engine_name, engine, notices = _select_engine(options.engine)
     if engine is None:
@@ -238,12 +262,14 @@ def restore(
         output = stage.run(result.image, context)
         seconds = time.perf_counter() - started
         if grayscale and not stage.adds_colour:
-            result.image = _gray(output.image)
+            result.image = output.image if _is_gray(output.image) else _gray(output.image)
         else:
             result.image, grayscale = output.image, _is_gray(output.image)
         if output.mask is not None:
             result.masks[name] = output.mask
         result.stages.append(StageReport(name, round(seconds, 3), output.findings))
+        if output.findings.get("notice"):
+            result.notices.append(output.findings["notice"])
         logger.info("%s stage (%s engine) took %.2f s: %s", name, engine_name, seconds, output.findings)
     if progress is not None:
         progress(1.0, "done")

@@ -54,7 +54,10 @@ def app_error(client, *args, api_name) -> str:
 
 def test_api_lists_the_documented_endpoints_with_their_parameters(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(endpoints) == {"/detect_scratches", "/restore_scratches", "/estimate_degradation", "/denoise"}
+    assert set(endpoints) == {
+        "/detect_scratches", "/restore_scratches", "/estimate_degradation", "/denoise",
+        "/detect_faces", "/restore_faces", "/colorize",
+    }
     names = lambda name: [p["parameter_name"] for p in endpoints[name]["parameters"]]  # noqa: E731
     assert names("/detect_scratches") == ["photo", "sensitivity"]
     assert names("/restore_scratches") == [
@@ -64,6 +67,13 @@ def test_api_lists_the_documented_endpoints_with_their_parameters(client):
     assert names("/estimate_degradation") == ["photo"]
     assert names("/denoise") == [
         "photo", "grain", "sharpen", "fade", "keep_tone", "engine", "seed", "steps", "fast", "strength",
+    ]
+    assert names("/detect_faces") == ["photo", "min_face_size"]
+    assert names("/restore_faces") == [
+        "photo", "fidelity", "min_face_size", "exclude_faces", "face_parser", "engine", "seed", "steps", "fast",
+    ]
+    assert names("/colorize") == [
+        "photo", "reference", "hints", "hint_reach", "engine", "seed", "steps", "fast", "colour_strength",
     ]
 
 

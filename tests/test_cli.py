@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import save_uint8, scratched, smooth_photo
+from helpers import bundled_photo, save_uint8, scratched, smooth_photo
 from PIL import Image
 
 from restoration.cli import EXIT_BAD_INPUT, EXIT_NO_WEIGHTS, EXIT_OK, EXIT_SOME_FAILED, main
@@ -74,9 +74,11 @@ def test_detect_scratches_writes_a_mask_of_the_photo_size(tmp_path):
     [
         (["restore", "{missing}", "--output", "{out}"], EXIT_BAD_INPUT, "does not exist"),
         (["restore", "{bad}", "--output", "{out}"], EXIT_BAD_INPUT, "not an image"),
-        (["restore", "{good}", "--output", "{out}", "--tasks", "colorize"], EXIT_BAD_INPUT, "not available yet"),
+        (["restore", "{good}", "--output", "{out}", "--tasks", "colorize", "--engine", "classical"], EXIT_BAD_INPUT,
+         "colorize needs a colour reference"),
         (["restore", "{good}", "--output", "{out}", "--engine", "diffusion"], EXIT_NO_WEIGHTS, "weights download"),
-        (["restore", "{good}", "--output", "{out}", "--reference", "{good}"], EXIT_BAD_INPUT, "--reference is used by"),
+        (["restore", "{good}", "--output", "{out}", "--tasks", "scratch", "--reference", "{good}"], EXIT_BAD_INPUT,
+         "--reference is used by the colorize task only"),
         (["restore", "{good}", "--output", "{out}", "--sensitivity", "3"], EXIT_BAD_INPUT, "between 0 and 1"),
         (["restore", "{good}", "--output", "{out}", "--tasks", "scratch", "--grain", "4"], EXIT_BAD_INPUT,
          "--grain: option(s) of the denoise task, which is not in --tasks"),
@@ -158,9 +160,10 @@ def test_weights_commands_cover_what_the_available_stages_need(capsys):
     assert main(["weights", "status"]) == EXIT_OK
     listed = capsys.readouterr().out
     assert "sd15-inpainting" in listed and "lcm-lora-sdv15" in listed
-    assert "facexlib" not in listed  # no stage uses them yet
+    assert "facexlib-retinaface" in listed  # the face stage's detector
+    assert "facexlib-parsenet" not in listed  # non-commercial: opt-in, listed only by name
     assert main(["weights", "verify"]) == EXIT_NO_WEIGHTS
-    assert "facexlib" not in capsys.readouterr().out
+    assert "facexlib-parsenet" not in capsys.readouterr().out
     assert main(["weights", "status", "--model", "facexlib-parsenet"]) == EXIT_OK  # opt-in, by name
     assert "facexlib-parsenet" in capsys.readouterr().out
 
@@ -177,10 +180,15 @@ def test_denoise_task_with_its_own_flags(folder, tmp_path):
         assert restored.size == (100, 80)
 
 
-def test_the_default_tasks_are_every_stage(folder, tmp_path):
+def test_the_default_tasks_are_every_stage_and_colorize_with_a_reference(folder, tmp_path):
     report = tmp_path / "report.json"
     args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "classical",
             "--report", str(report)]
     assert main(args) == EXIT_OK
     names = [stage["name"] for stage in json.loads(report.read_text())["inputs"][0]["stages"]]
-    assert names == ["scratch", "denoise"]
+    assert names == ["scratch", "denoise", "face"]
+    reference = tmp_path / "reference.png"
+    save_uint8(bundled_photo("chelsea", 120), reference)
+    assert main(args + ["--reference", str(reference), "--overwrite"]) == EXIT_OK
+    names = [stage["name"] for stage in json.loads(report.read_text())["inputs"][0]["stages"]]
+    assert names == ["scratch", "denoise", "face", "colorize"]

@@ -4,6 +4,7 @@ Every test passes with and without dlib / face_recognition_models: what differs 
 checked for whichever engine is present, and the Haar-only fallback is also run on purpose.
 """
 
+import importlib.util
 import json
 import logging
 import sys
@@ -190,6 +191,29 @@ def test_threshold_outside_the_range_is_refused_quoting_it():
 def test_nan_threshold_is_refused():
     with pytest.raises(InputError, match="nan"):
         detect_faces(np.zeros((64, 64, 3), np.float32), threshold=float("nan"))
+
+
+def _benchmark(monkeypatch):
+    """benchmarks/face_detection.py as a module (it is a script, not part of the package)."""
+    path = ROOT / "benchmarks" / "face_detection.py"
+    spec = importlib.util.spec_from_file_location("face_detection_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_matches_each_hand_face_once_and_fits_on_tune_photos_only(monkeypatch):
+    bench = _benchmark(monkeypatch)
+    truth = {"faces": [[0, 0, 30, 30], [100, 0, 20, 20]], "hard": [[200, 0, 40, 40]]}
+    boxes = [(2.0, 2.0, 28.0, 28.0), (0.0, 0.0, 30.0, 30.0), (101.0, 1.0, 19.0, 19.0), (205.0, 5.0, 30.0, 30.0)]
+    boxes.append((400.0, 0.0, 30.0, 30.0))
+    # a true positive, a second box on the same face (false alarm), a small face, a hard box, nothing
+    assert bench.assign(boxes, truth) == [(1, 0), (0, -1), (-1, 1), (-1, -1), (0, -1)]
+    assert bench.match(boxes, truth) == [1, 0, -1, -1, 0]
+    counts = bench.load_counts()
+    assert set(bench.TUNE_PHOTOS) == {name for name, v in counts.items() if v["split"] == "tune"}
+    assert all(counts[name]["split"] == "tune" for name in bench.TUNE_PHOTOS)
 
 
 def test_tiny_image_gives_no_face():

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from helpers import scratched, smooth_photo
+from helpers import bundled_photo, scratched, smooth_photo
 
 from restoration import cli, pipeline, zerogpu
 from restoration.stages.context import Stage, StageOutput
@@ -74,7 +74,7 @@ def test_detect_scratches_finds_the_scratch():
 
 @pytest.mark.parametrize(
     ("tasks", "message"),
-    [("face", "not available yet"), ("sharpen", "unknown task"), ("", "no task given")],
+    [("scratch,faces", "unknown task 'faces'"), ("sharpen", "unknown task"), ("", "no task given")],
 )
 def test_bad_tasks(tasks, message):
     with pytest.raises(InputError, match=message):
@@ -122,7 +122,7 @@ def test_mask_of_the_wrong_size_is_refused():
         (_scratch("classical", resample=3), "resample need the diffusion engine"),
         (RestoreOptions(engine="diffusion", fast=True, stages={"scratch": ScratchOptions(resample=2)}), "not fast mode"),
         (RestoreOptions(engine="classical", stages={"scratch": 0.5}), "takes ScratchOptions"),
-        (RestoreOptions(engine="classical", stages={"face": ScratchOptions()}), "not available yet"),
+        (RestoreOptions(engine="classical", stages={"face": ScratchOptions()}), "face task, which is not requested"),
         (RestoreOptions(engine="classical", stages={"denoise": ScratchOptions()}), "denoise task, which is not requested"),
     ],
 )
@@ -316,3 +316,17 @@ def test_options_for_a_stage_that_is_not_requested_are_an_error(monkeypatch):
     options = RestoreOptions(engine="classical", stages={"tint": _TintOptions()})
     with pytest.raises(InputError, match="options were given for the tint task, which is not requested"):
         restore(smooth_photo(), "scratch", options)
+
+
+def test_the_default_chain_adds_colorize_only_with_a_reference_and_stage_notices_reach_the_result():
+    from restoration.pipeline import default_tasks
+    from restoration.stages.colorize import ColorizeOptions
+
+    assert default_tasks() == ("scratch", "denoise", "face")
+    assert default_tasks({"reference"}) == ("scratch", "denoise", "face", "colorize")
+    reference = bundled_photo("chelsea", 96)
+    gray = smooth_photo(gray=True)
+    result = restore(gray, None, RestoreOptions(engine="classical", stages={"colorize": ColorizeOptions(reference=reference)}))
+    assert [stage.name for stage in result.stages] == ["scratch", "denoise", "face", "colorize"]
+    assert any("face" in notice.lower() for notice in result.notices)  # a gradient has no face
+    assert not np.array_equal(result.image[..., 0], result.image[..., 2])  # colour was added

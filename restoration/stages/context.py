@@ -18,6 +18,7 @@ ProgressCallback = Callable[[float, str], None]
 INPUT_KINDS = {
     "mask": "a damage mask at the photo's size (white = damaged)",
     "reference": "a colour reference photo",
+    "hints": 'a JSON file of colour hints in photo pixels, e.g. [{"x": 120, "y": 80, "radius": 10, "colour": [200, 30, 30]}]',
 }
 """Inputs, besides the photo, that a stage may take from the user (as files on the command line)."""
 
@@ -28,7 +29,10 @@ _FAST_GUIDANCE = 1.0
 
 @dataclass(frozen=True)
 class StageOutput:
-    """One stage's result: image (H, W, 3) float32 in [0, 1], its mask (H, W) or None, findings."""
+    """One stage's result: image (H, W, 3) float32 in [0, 1], its mask (H, W) or None, findings.
+
+    ``findings["notice"]``, when present, is a message for the user (e.g. "no faces were
+    found"); the pipeline adds it to the result's notices."""
 
     image: np.ndarray
     mask: np.ndarray | None
@@ -52,6 +56,9 @@ class Stage:
         inputs: inputs it takes from the user besides the photo, from :data:`INPUT_KINDS`.
         adds_colour: True only for a stage whose output may gain colour (colorize); the
             pipeline keeps a grayscale photo grayscale through every other stage.
+        chained_when: inputs of which at least one must be given for the stage to join the
+            default chain (no tasks named); empty = it always does. Colorize joins only with a
+            reference or hints: without them the classical engine has no colour to give.
     """
 
     name: str
@@ -61,6 +68,7 @@ class Stage:
     run: Callable[[np.ndarray, "StageContext"], StageOutput]
     inputs: tuple[str, ...] = ()
     adds_colour: bool = False
+    chained_when: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,23 +19,22 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from .. import engine as diffusion
 from .. import zerogpu
 from ..classical.grain import NoiseEstimate, denoise, estimate_noise
 from ..classical.sharpen import deblur, estimate_blur
 from ..classical.tone import ToneEstimate, correct_tone, estimate_tone
 from ..errors import InputError
-from ..regions import process_in_tiles, tiles_covering
+from ..regions import tiles_covering
+from ..sdedit import sdedit_tiles
 from .context import Stage, StageContext, StageOutput
 
-__all__ = ["STAGE", "DenoiseOptions", "Degradation", "estimate", "refine_tiles", "keep_low_frequencies", "run"]
+__all__ = ["STAGE", "DenoiseOptions", "Degradation", "estimate", "keep_low_frequencies", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +177,7 @@ def _refine(classical: np.ndarray, measured: Degradation, context: StageContext,
     tiles = len(tiles_covering(*classical.shape[:2], size=size, overlap=overlap))
     context.report(0.6, f"refining {tiles} tiles with the model ({settings.unet_steps} steps each)")
     refined = zerogpu.run_on_gpu(
-        refine_tiles, classical, settings, size=size, overlap=overlap, windows=tiles, steps=settings.unet_steps
+        sdedit_tiles, classical, settings, size=size, overlap=overlap, windows=tiles, steps=settings.unet_steps
     )
     result = keep_low_frequencies(refined, classical)
     drift = float(np.abs(result - classical).mean() * LEVELS)
@@ -190,32 +189,6 @@ def _strength_for(measured: Degradation) -> float:
     grain_levels = measured.noise.sigma * LEVELS
     amount = _STRENGTH_FLOOR + 0.01 * grain_levels + 0.05 * measured.blur_sigma
     return float(min(_STRENGTH_CEILING, max(_STRENGTH_FLOOR, amount)))
-
-
-def refine_tiles(image: np.ndarray, settings, *, size: int, overlap: int) -> np.ndarray:
-    """SDEdit every tile of ``image`` with the shared engine (all-white mask) and blend them.
-
-    Module-level and free of callbacks, so that ZeroGPU can run it in its GPU worker
-    (``zerogpu.run_on_gpu``). Each tile gets its own seed (``settings.seed`` + its index), so
-    the noise pattern does not repeat across the overlaps.
-
-    Args:
-        image: (H, W, 3) float32 RGB in [0, 1].
-        settings: ``engine.InpaintSettings`` with ``strength`` < 1.
-        size, overlap: tile geometry (the model's working size and the blend width), px.
-
-    Returns:
-        (H, W, 3) float32 in [0, 1], the decoded tiles blended with smooth ramps.
-    """
-    engine = diffusion.get_engine()
-    done = [0]
-
-    def refine(tile: np.ndarray) -> np.ndarray:
-        tile_settings = dataclasses.replace(settings, seed=settings.seed + done[0])
-        done[0] += 1
-        return engine.inpaint(tile, np.ones(tile.shape[:2], np.float32), tile_settings)
-
-    return process_in_tiles(image, refine, size=size, overlap=overlap)
 
 
 def keep_low_frequencies(refined: np.ndarray, reference: np.ndarray, *, sigma: float = _DETAIL_SIGMA) -> np.ndarray:
