@@ -19,7 +19,7 @@ from restoration.stages.face import FaceOptions, face_numbers, find_faces, stren
 sys.path.insert(0, str(Path(__file__).absolute().parents[1]))
 
 CLASSICAL = RestoreOptions(engine="classical")
-SHARED_PHOTOS = Path(__file__).absolute().parents[2] / "shared" / "photos"
+EXAMPLES = Path(__file__).absolute().parents[1] / "examples"
 ASTRONAUT_FACE_CENTRE = (113, 65)  # px in the 256 px astronaut: between the eyes
 
 
@@ -68,9 +68,7 @@ def test_finds_the_astronauts_face_offline(astronaut):
 
 
 def test_finds_the_faces_of_a_real_old_print():
-    path = SHARED_PHOTOS / "1896NewsBoyGirl.jpg"
-    if not path.exists():
-        pytest.skip("../shared/photos is not here")
+    path = EXAMPLES / "1896NewsBoyGirl.jpg"  # the app's bundled examples (copies of ../shared/photos)
     found = find_faces(imageio.load_photo(path).pixels)
     assert len(found.faces) >= 2
     assert all(0 < face.score <= 1 and min(face.box[2:]) >= 24 for face in found.faces)
