@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated, from: {', '.join(names)} (default: all of them; colorize only with --reference or --hints)",
     )
     for kind, description in INPUT_KINDS.items():
-        takers = [stage.name for stage in pipeline.STAGES if kind in stage.inputs] or ["none available yet"]
+        takers = [stage.name for stage in pipeline.STAGES if kind in stage.inputs]
         restore_parser.add_argument(f"--{kind}", type=Path, help=f"{description} (tasks: {', '.join(takers)}); one INPUT only")
     restore_parser.add_argument("--engine", choices=ENGINES, default="auto")
     restore_parser.add_argument("--seed", type=int, default=0)
