@@ -385,6 +385,27 @@ def build_photo_input(prefix: str) -> gr.File:
 # --------------------------------------------------------------------------------------------
 
 
+def build_painting_editor(*, label: str, brush: gr.Brush, layer: str, placeholder: str, elem_id: str) -> gr.ImageEditor:
+    """An editor for painting on the photo (one fixed layer, brush and eraser) on the square
+    canvas that ``mask_editor`` maps to and from the photo's full resolution."""
+    return gr.ImageEditor(
+        label=label,
+        type="numpy",
+        image_mode="RGBA",
+        sources=[],
+        transforms=[],
+        brush=brush,
+        eraser=gr.Eraser(),
+        layers=gr.LayerOptions(allow_additional_layers=False, layers=[layer], disabled=True),
+        format="png",
+        canvas_size=(mask_editor.EDITOR_SIDE, mask_editor.EDITOR_SIDE),
+        height=560,
+        buttons=["fullscreen"],
+        placeholder=placeholder,
+        elem_id=elem_id,
+    )
+
+
 @_user_errors("looking for scratches on this photo")
 def show_detected_mask(photo_path: str | None, sensitivity: float, progress=gr.Progress()):
     """Detect scratches on the uploaded photo and show them on it in the editor.
@@ -500,23 +521,14 @@ def build_scratch_tab() -> None:
                 controls = build_engine_controls()
             restore_button = gr.Button("Restore", variant="primary", elem_id="scratch-restore")
         with gr.Column(scale=2):
-            editor = gr.ImageEditor(
+            editor = build_painting_editor(
                 label="Damage mask: paint missed scratches, erase false ones",
-                type="numpy",
-                image_mode="RGBA",
-                sources=[],
-                transforms=[],
                 brush=gr.Brush(
                     colors=[mask_editor.MASK_BRUSH_COLOR],
                     default_color=mask_editor.MASK_BRUSH_COLOR,
                     color_mode="fixed",
                 ),
-                eraser=gr.Eraser(),
-                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"], disabled=True),
-                format="png",
-                canvas_size=(mask_editor.EDITOR_SIDE, mask_editor.EDITOR_SIDE),
-                height=560,
-                buttons=["fullscreen"],
+                layer="Damage",
                 placeholder="Upload a photo: the scratches found on it appear here.",
                 elem_id="scratch-mask-editor",
             )
@@ -1054,19 +1066,10 @@ def build_colorize_tab() -> None:
                 controls = build_engine_controls()
             colorize_button = gr.Button("Colorize", variant="primary", elem_id="colorize-run")
         with gr.Column(scale=2):
-            editor = gr.ImageEditor(
+            editor = build_painting_editor(
                 label="Colour hints (optional): paint a colour where you know it, e.g. the dress was red",
-                type="numpy",
-                image_mode="RGBA",
-                sources=[],
-                transforms=[],
                 brush=gr.Brush(colors=HINT_COLOURS, default_color=HINT_COLOURS[0], color_mode="defaults"),
-                eraser=gr.Eraser(),
-                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Hints"], disabled=True),
-                format="png",
-                canvas_size=(mask_editor.EDITOR_SIDE, mask_editor.EDITOR_SIDE),
-                height=560,
-                buttons=["fullscreen"],
+                layer="Hints",
                 placeholder="Upload a photo: paint colour hints on it here.",
                 elem_id="colorize-hints",
             )

@@ -19,7 +19,6 @@ needed but unavailable.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from . import imageio, pipeline, weights
 from .errors import InputError, RestorationError, WeightsUnavailableError
-from .options import ENGINES, OptionField, RestoreOptions, option_fields
+from .options import ENGINES, OptionField, RestoreOptions, input_fields, option_fields
 from .pipeline import detect_scratches, parse_tasks, restore, stage_named
 from .regions import coverage_percent
 from .stages.context import INPUT_KINDS
@@ -178,12 +177,11 @@ def _with_inputs(options: RestoreOptions, photo: imageio.Photo, arguments: argpa
     the stage options fields that take them."""
     stages = dict(options.stages)
     for name, stage_options in stages.items():
-        loaded = {}
-        for item in dataclasses.fields(stage_options):
-            kind = item.metadata.get("input")
-            path = getattr(arguments, kind) if kind else None
-            if path is not None:
-                loaded[item.name] = _load_input(kind, path, photo)
+        loaded = {
+            name: _load_input(kind, getattr(arguments, kind), photo)
+            for name, kind in input_fields(type(stage_options)).items()
+            if getattr(arguments, kind) is not None
+        }
         stages[name] = replace(stage_options, **loaded) if loaded else stage_options
     return replace(options, stages=stages)
 

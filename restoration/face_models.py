@@ -107,18 +107,22 @@ def _load(name: str, build):
         return _loaded[name]
 
 
+def _with_weights(network, path: Path, device, description: str):
+    """``network`` with the state dict of ``path`` (strict), in eval mode on ``device``."""
+    try:
+        network.load_state_dict(_state_dict(path), strict=True)
+    except RuntimeError as error:
+        raise WeightsUnavailableError(f"{path} is not a {description} checkpoint: {error}") from error
+    network.eval().to(device)
+    logger.info("%s loaded from %s on %s", description, path, device)
+    return network
+
+
 def _build_retinaface(path: Path):
     from facexlib.detection.retinaface import RetinaFace
 
     device = _device()
-    network = RetinaFace(network_name="resnet50", half=False, device=device)
-    try:
-        network.load_state_dict(_state_dict(path), strict=True)
-    except RuntimeError as error:
-        raise WeightsUnavailableError(f"{path} is not a RetinaFace ResNet-50 checkpoint: {error}") from error
-    network.eval().to(device)
-    logger.info("RetinaFace loaded from %s on %s", path, device)
-    return network
+    return _with_weights(RetinaFace(network_name="resnet50", half=False, device=device), path, device, "RetinaFace ResNet-50")
 
 
 def _build_parsenet(path: Path):
@@ -126,12 +130,8 @@ def _build_parsenet(path: Path):
 
     device = _device()
     network = ParseNet(in_size=512, out_size=512, parsing_ch=19)
-    try:
-        network.load_state_dict(_state_dict(path), strict=True)
-    except RuntimeError as error:
-        raise WeightsUnavailableError(f"{path} is not a ParseNet checkpoint: {error}") from error
-    network.eval().to(device)
-    logger.info("ParseNet loaded from %s on %s (licence: CC BY-NC-SA 4.0)", path, device)
+    network = _with_weights(network, path, device, "ParseNet")
+    logger.info("ParseNet's weights are licensed CC BY-NC-SA 4.0 (non-commercial)")
     return network
 
 

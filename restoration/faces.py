@@ -9,7 +9,7 @@ the faces is the input's own, bit for bit, and the original's detail stays where
 restoration did not change it.
 
 No box shows around a pasted face because (a) the mask is an ellipse (or a face parser's map)
-with a wide smooth rim, (b) the change keeps none of its coarse part (:func:`keep_fine_change`:
+with a wide smooth rim, (b) the change keeps none of its coarse part (``regions.keep_fine_change``:
 tones and colours stay the original's, only detail finer than a few pixels changes), and (c) part of
 the grain the restoration removed is given back (the face stage does it), so a clean face does
 not sit in a grainy print like a sticker.
@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .luma import LUMA
 
 __all__ = [
     "CROP_SIZE",
@@ -40,7 +41,6 @@ __all__ = [
     "elliptical_mask",
     "paste_weights",
     "warp_change_back",
-    "keep_fine_change",
     "luma_change_only",
 ]
 
@@ -66,10 +66,6 @@ _BOX_POINTS = np.array([[0.30, 0.31], [0.70, 0.31], [0.50, 0.51], [0.33, 0.75], 
 _ELLIPSE_CENTRE = (256.0, 290.0)
 _ELLIPSE_AXES = (170.0, 215.0)
 _ELLIPSE_RIM = 0.35  # the outer 35 % of the radius is the soft rim (weights from 1 down to 0)
-
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-"""BT.601 luma weights (the rest of the project's convention)."""
-
 
 def _check_points(points: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
@@ -167,15 +163,6 @@ def warp_change_back(change: np.ndarray, matrix: np.ndarray, shape: tuple[int, i
         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
     )
     return back.reshape(height, width, *change.shape[2:]).astype(np.float32)
-
-
-def keep_fine_change(change: np.ndarray, *, sigma: float) -> np.ndarray:
-    """The part of ``change`` (H, W, C) float32 finer than ``sigma`` px: its Gaussian-blurred
-    (coarse) part removed, so tones, shading and colours stay the original's."""
-    if sigma <= 0:
-        return change.astype(np.float32)
-    coarse = cv2.GaussianBlur(change.astype(np.float32), (0, 0), float(sigma), borderType=cv2.BORDER_REFLECT)
-    return (change - coarse.reshape(change.shape)).astype(np.float32)
 
 
 def luma_change_only(change: np.ndarray) -> np.ndarray:

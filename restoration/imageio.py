@@ -32,6 +32,7 @@ from PIL import Image, ImageCms
 
 from .decoding import decode, decode_16bit_colour, frame_notice, open_image, tile_rawmode
 from .errors import InputError
+from .luma import luma
 from .metadata import PhotoMetadata, apply_orientation, icc_space, orientation_of, read_exif
 from .png_writer import encode_png_channels, pil_image, quantize, write_atomic
 
@@ -74,7 +75,6 @@ _GRAY_MEAN_SPREAD = 0.02
 _GRAY_STRONG_SPREAD = 0.1
 _GRAY_STRONG_FRACTION = 0.001
 _GRAY_MEASURE_SIDE = 256
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -466,10 +466,8 @@ def _make_photo(
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> (H, W) gray; the channel itself where the three are already equal."""
-    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-        return rgb[..., 0]
-    return np.clip(rgb @ _LUMA, 0.0, 1.0)
+    """(H, W, 3) -> (H, W) gray in [0, 1]; the channel itself where the three are already equal."""
+    return np.clip(luma(rgb), 0.0, 1.0)
 
 
 def _is_gray_content(rgb: np.ndarray) -> bool:

@@ -107,6 +107,12 @@ def option_fields(options_class: type) -> list[OptionField]:
     return fields
 
 
+def input_fields(options_class: type) -> dict[str, str]:
+    """The fields of ``options_class`` supplied as files (``input`` metadata): field name ->
+    input kind (``"mask"``, ``"reference"``, ``"hints"``; see ``stages.context.INPUT_KINDS``)."""
+    return {item.name: item.metadata["input"] for item in dataclasses.fields(options_class) if "input" in item.metadata}
+
+
 def check_user_mask(mask: np.ndarray | None) -> None:
     """Refuse a user mask that is not a finite (H, W) array of values in [0, 1] (None passes)."""
     if mask is None:

@@ -18,7 +18,8 @@ import numpy as np
 
 from . import engine as diffusion
 from .errors import InputError, WeightsUnavailableError
-from .options import RestoreOptions
+from .luma import is_gray, luma
+from .options import RestoreOptions, input_fields
 from .stages import colorize, denoise, face, scratch
 from .stages.context import ProgressCallback, Stage, StageContext
 from .validation import check_mask_size, check_rgb
@@ -110,11 +111,11 @@ def default_tasks(given_inputs: Iterable[str] = ()) -> tuple[str, ...]:
 def _inputs_given(options: RestoreOptions) -> set[str]:
     """Input kinds (``INPUT_KINDS``) set on the stage options of ``options``."""
     return {
-        item.metadata["input"]
+        kind
         for stage_options in options.stages.values()
         if dataclasses.is_dataclass(stage_options)
-        for item in dataclasses.fields(stage_options)
-        if "input" in item.metadata and _is_given(getattr(stage_options, item.name))
+        for name, kind in input_fields(type(stage_options)).items()
+        if _is_given(getattr(stage_options, name))
     }
 
 
@@ -248,7 +249,7 @@ def restore(
     if engine is None:
         notices += _unused_diffusion_options(stage_options)
     result = RestorationResult(image=image.astype(np.float32, copy=True), engine=engine_name, notices=notices)
-    grayscale = _is_gray(image)
+    grayscale = is_gray(image)
     for index, name in enumerate(names):
         stage = stage_named(name)
         context = StageContext(
@@ -262,9 +263,9 @@ def restore(
         output = stage.run(result.image, context)
         seconds = time.perf_counter() - started
         if grayscale and not stage.adds_colour:
-            result.image = output.image if _is_gray(output.image) else _gray(output.image)
+            result.image = _gray(output.image)
         else:
-            result.image, grayscale = output.image, _is_gray(output.image)
+            result.image, grayscale = output.image, is_gray(output.image)
         if output.mask is not None:
             result.masks[name] = output.mask
         result.stages.append(StageReport(name, round(seconds, 3), output.findings))
@@ -290,11 +291,6 @@ def detect_scratches(image: np.ndarray, *, sensitivity: float = 0.5) -> np.ndarr
     return scratch.detect(check_rgb(image), sensitivity=sensitivity)
 
 
-def _is_gray(image: np.ndarray) -> bool:
-    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
-
-
 def _gray(image: np.ndarray) -> np.ndarray:
-    """Three equal channels: the Rec. 601 luma of ``image``."""
-    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
-    return np.repeat(luma[..., None], 3, axis=2).astype(np.float32)
+    """Three equal channels: the Rec. 601 luma of ``image`` (a gray image's own channel)."""
+    return np.repeat(luma(image)[..., None], 3, axis=2).astype(np.float32)

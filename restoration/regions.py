@@ -29,6 +29,7 @@ __all__ = [
     "MIN_BLEND_OVERLAP",
     "Window",
     "coverage_percent",
+    "keep_fine_change",
     "feather_weights",
     "composite",
     "tiles_covering",
@@ -269,6 +270,15 @@ def blend_weights(windows: Sequence[Window], height: int, width: int) -> list[np
 
 TileFunction = Callable[[np.ndarray], np.ndarray]
 """``function(tile (h, w, C) float32) -> (h, w, C)``, e.g. one SDEdit pass of the diffusion engine."""
+
+
+def keep_fine_change(change: np.ndarray, *, sigma: float) -> np.ndarray:
+    """The part of ``change`` (H, W, C) float32 finer than ``sigma`` px: its Gaussian-blurred
+    (coarse) part removed, so tones, shading and colours stay the original's."""
+    if sigma <= 0:
+        return change.astype(np.float32)
+    coarse = cv2.GaussianBlur(change.astype(np.float32), (0, 0), float(sigma), borderType=cv2.BORDER_REFLECT)
+    return (change - coarse.reshape(change.shape)).astype(np.float32)
 
 
 def process_in_tiles(

@@ -5,6 +5,7 @@ import pytest
 
 from restoration import faces
 from restoration.errors import InputError
+from restoration.regions import keep_fine_change
 
 
 def _landmarks(angle_deg: float = 12.0, scale: float = 0.3, offset=(140.0, 90.0)) -> np.ndarray:
@@ -68,7 +69,7 @@ def test_changes_keep_gray_gray_and_lose_their_coarse_part():
     change = rng.normal(0, 0.05, (40, 50, 3)).astype(np.float32) + np.array([0.2, -0.1, 0.0], np.float32)
     luma = faces.luma_change_only(change)
     assert np.array_equal(luma[..., 0], luma[..., 1]) and np.array_equal(luma[..., 1], luma[..., 2])
-    fine = faces.keep_fine_change(change, sigma=4.0)
+    fine = keep_fine_change(change, sigma=4.0)
     assert abs(fine.mean()) < 0.01 and fine.std() > 0.03
 
 

@@ -25,12 +25,12 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..luma import LUMA as _LUMA
 from .grain import NoiseEstimate, denoise
 from .sharpen import deblur, estimate_blur
 
 __all__ = ["FaceCleanup", "clean_face_region", "grain_share"]
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _DETAIL_SHARE = 1.0 / 60.0  # unsharp radius as a share of the face side ...
 _DETAIL_RADIUS = (0.7, 3.0)  # ... within these px
 _EDGE_LOW, _EDGE_HIGH = 2.0, 6.0  # edge weight ramps from 0 to 1 between these many noise stds of gradient

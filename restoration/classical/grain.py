@@ -58,6 +58,8 @@ import scipy.fft
 import scipy.stats
 
 from ..errors import InputError
+from ..luma import LUMA as _LUMA
+from ..luma import is_gray
 from ..validation import check_rgb
 from .threads import run_each
 
@@ -69,7 +71,6 @@ SIGMA_FLOOR = 1.0 / 255.0
 """Noise levels (``sigma``, [0, 1] units) below this, one 8-bit level, are left alone: ``denoise``
 returns a copy. Clean digital photos and good scans measure below or near it."""
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601
 _CB, _CR = 0.5 / (1.0 - 0.114), 0.5 / (1.0 - 0.299)  # Cb = _CB (B - Y), Cr = _CR (R - Y)
 _DCT = scipy.fft.dct(np.eye(8), norm="ortho", axis=0)  # rows are the basis vectors
 _DCT32 = _DCT.astype(np.float32)
@@ -430,10 +431,6 @@ def _lower_envelope(levels: np.ndarray, sigmas: np.ndarray, counts: np.ndarray) 
     return float(c[0]), float(c[1]), weights / weights.sum()
 
 
-def _is_gray(image: np.ndarray) -> bool:
-    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
-
-
 def _luma(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image @ _LUMA)
 
@@ -463,7 +460,7 @@ def estimate_noise(image: np.ndarray) -> NoiseEstimate:
     y = _luma(image)
     lum = _plane_noise(y, y)
     correlation = float(np.hypot(lum.s, 0.5))
-    if _is_gray(image):
+    if is_gray(image):
         return NoiseEstimate(lum.sigma, 0.0, correlation, (lum.sigma,) * 3)
     cb = np.ascontiguousarray((image[..., 2] - y) * _CB)
     cr = np.ascontiguousarray((image[..., 0] - y) * _CR)
@@ -534,7 +531,7 @@ def denoise(
     if sigma < SIGMA_FLOOR:
         return image.copy()
 
-    gray = _is_gray(image)
+    gray = is_gray(image)
     y = _luma(image)
     planes = [y]
     levels = [sigma]

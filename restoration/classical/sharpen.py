@@ -42,6 +42,7 @@ import numpy as np
 import scipy.fft
 
 from ..errors import InputError
+from ..luma import LUMA as _LUMA
 from ..validation import check_rgb
 
 __all__ = ["BLUR_FLOOR", "deblur", "estimate_blur"]
@@ -54,7 +55,6 @@ a photo to the sharpness of a good one (a residual Gaussian blur of 0.8 px, ``_T
 a perfectly sampled edge, which only halos and noise would reach. A sharp photo measures about
 0-0.5 px, good digital photos and well-focused prints up to about 1 px."""
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601
 _SMOOTH = 1.5  # px, sigma_g: Gaussian smoothing under the gradients
 _REBLUR = 1.0  # px, sigma_r: the known re-blur
 _PERCENTILE = 85  # of the per-edge-pixel blur. Thin lines and texture read sharper than they are

@@ -93,6 +93,7 @@ import numpy as np
 from skimage.color import lab2xyz, rgb2lab, xyz2lab
 
 from ..errors import InputError
+from ..luma import LUMA as _LUMA
 from ..validation import check_rgb
 
 __all__ = [
@@ -129,7 +130,6 @@ _MAX_GAIN = 2.5  # largest slope of the curve
 _DEAD_ZONE = 0.02  # see _shrink
 _MIN_RANGE = 1e-3  # black-to-white range below which the photo is left alone
 _LUT_SIZE = 4097
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
 _LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # linear sRGB (Rec. 709) luminance
 
 # kind

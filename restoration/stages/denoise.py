@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from .. import zerogpu
@@ -30,7 +29,7 @@ from ..classical.grain import NoiseEstimate, denoise, estimate_noise
 from ..classical.sharpen import deblur, estimate_blur
 from ..classical.tone import ToneEstimate, correct_tone, estimate_tone
 from ..errors import InputError
-from ..regions import tiles_covering
+from ..regions import keep_fine_change, tiles_covering
 from ..sdedit import sdedit_tiles
 from .context import Stage, StageContext, StageOutput
 
@@ -206,9 +205,7 @@ def keep_low_frequencies(refined: np.ndarray, reference: np.ndarray, *, sigma: f
     """
     if refined.shape != reference.shape:
         raise InputError(f"keep_low_frequencies needs matching shapes, got {refined.shape} and {reference.shape}")
-    change = (refined - reference).astype(np.float32)
-    coarse = cv2.GaussianBlur(change, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    return np.clip(reference + change - coarse, 0.0, 1.0).astype(np.float32)
+    return np.clip(reference + keep_fine_change(refined - reference, sigma=sigma), 0.0, 1.0).astype(np.float32)
 
 
 STAGE = Stage(

@@ -41,7 +41,7 @@ from ..classical.face_detector import Face, detect_faces
 from ..classical.grain import estimate_noise
 from ..classical.tone import estimate_tone
 from ..errors import InputError, WeightsUnavailableError
-from ..regions import Window, composite
+from ..regions import Window, composite, keep_fine_change
 from .context import Stage, StageContext, StageOutput
 
 __all__ = [
@@ -297,7 +297,7 @@ def _paste_change(result: np.ndarray, original: np.ndarray, paste: _Paste, resto
     change = restored - original[slices]
     if monochrome:
         change = faces.luma_change_only(change)
-    change = faces.keep_fine_change(change, sigma=_COARSE_SHARE * _face_side(paste.landmarks))
+    change = keep_fine_change(change, sigma=_COARSE_SHARE * _face_side(paste.landmarks))
     target = np.clip(result[slices] + change, 0.0, 1.0)
     result[slices] = composite(result[slices], target, paste.weights)
 
@@ -316,7 +316,7 @@ def _refine(result: np.ndarray, original: np.ndarray, pastes: list[_Paste], cont
     refined = zerogpu.run_on_gpu(refine_face_crops, crops, settings, seeds, windows=len(crops), steps=settings.unet_steps)
     share = grain_share(options.fidelity)
     for paste, matrix, crop, new in zip(pastes, matrices, crops, refined):
-        crop_change = faces.keep_fine_change(new - crop, sigma=size * _CROP_DETAIL_SHARE)
+        crop_change = keep_fine_change(new - crop, sigma=size * _CROP_DETAIL_SHARE)
         back = faces.warp_change_back(crop_change, matrix, (height, width))[paste.window.slices]
         restored = result[paste.window.slices] + back + share * paste.grain
         # the classical change is already in ``result``: paste the rest on top of it
