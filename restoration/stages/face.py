@@ -220,7 +220,7 @@ def run(image: np.ndarray, context: StageContext) -> StageOutput:
         notices.append(f"No face numbered {', '.join(map(str, unknown))}: {len(found.faces)} found.")
     if not found.faces:
         notices.append(
-            f"No faces were found (smallest size looked for: {options.min_face_size} px); the photo is unchanged."
+            f"No faces were found (smallest size looked for: {options.min_face_size} px); no face was changed."
         )
         return StageOutput(image.copy(), None, findings | {"faces": [], "notice": " ".join(notices)})
     parser = face_models.parsenet() if options.face_parser else None
