@@ -3,12 +3,14 @@ the tiny-model diffusion path, bad input, and the CLI task."""
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from helpers import bundled_photo, save_uint8
 from skimage.color import rgb2lab
 
 from restoration import RestoreOptions, restore
+from restoration.classical.edge_aware import shaded_chroma, spread_hints
 from restoration.errors import InputError
 from restoration.stages.colorize import ColorizeOptions, parse_hints
 
@@ -126,6 +128,29 @@ def test_hints_override_locally_and_stop_at_edges():
     assert lab[40, 55, 1] > 20  # spread inside its region
     np.testing.assert_allclose(hinted.image[:, 75:], plain[:, 75:], atol=0.02)  # not across the edge
     assert hinted.stages[0].findings["hints"] > 2  # the stroke became points
+
+
+def test_a_hint_crosses_texture_but_stops_at_the_border_of_its_object():
+    texture = cv2.GaussianBlur(np.random.default_rng(0).standard_normal((96, 96)).astype(np.float32), (0, 0), 1.0)
+    lightness = np.full((96, 192), 60.0, np.float32)
+    lightness[:, :96] += 5.0 * texture / texture.std()  # grass-like texture, ~2.6 L* between neighbours
+    lightness[:, 96:] = 35.0  # a darker, flat object beside it
+    seeds = [(np.zeros(lightness.shape, bool), np.array([0.3, 0.5, 0.2], np.float32))]
+    seeds[0][0][44:52, 4:12] = True
+    _, weight = spread_hints(lightness, np.zeros((96, 192, 2), np.float32), seeds, reach=60.0)
+    assert weight[:, 30:50].mean() > 0.2  # reached across the texture (0.65 on a flat region)
+    assert weight[:, 104:].max() < 0.05  # and not past the border
+
+
+def test_a_hint_colour_is_shaded_to_the_lightness_of_each_pixel():
+    red = np.array([0.7, 0.13, 0.13])
+    lightness = np.array([20.0, 40.0, 95.0], np.float32)
+    ab = shaded_chroma(lightness, red)
+    chroma, hue = np.hypot(ab[:, 0], ab[:, 1]), np.arctan2(ab[:, 1], ab[:, 0])
+    assert chroma[0] < chroma[1]  # a shadowed red is a darker, less vivid red
+    assert chroma[2] < 0.5 * chroma[1]  # a brightly lit red pales towards white
+    np.testing.assert_allclose(hue[:2], hue[1], atol=0.15)  # the same hue
+    assert np.abs(shaded_chroma(np.array([50.0]), np.zeros(3))).max() == 0.0  # black: neutral
 
 
 def test_parse_hints_accepts_tuples_points_and_strokes():

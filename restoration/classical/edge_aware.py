@@ -16,12 +16,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MAX_CHROMA", "guided_filter", "guided_upsample", "spread_hints", "clamp_to_gamut", "lab_to_rgb", "rgb_to_lab"]
+__all__ = ["MAX_CHROMA", "guided_filter", "guided_upsample", "spread_hints", "shaded_chroma", "clamp_to_gamut", "lab_to_rgb", "rgb_to_lab"]
 
 MAX_CHROMA = 90.0
 """Largest chroma C* = sqrt(a*^2 + b*^2) the stage ever produces (no neon)."""
 _GAMUT_STEPS = 12  # bisection steps of the chroma scale: 1/4096 of the chroma
 _HINT_EDGE_COST = 4.0  # geodesic cost per L* unit of gradient: an edge of 20 L* costs ~80 px
+_HINT_TEXTURE_SIGMA = 4.0  # px (working grid): scale over which the local texture level is taken
+_HINT_TEXTURE_SHARE = 0.6  # share of the local texture level that a colour hint crosses for free
 
 
 _RGB_TO_XYZ = np.array(
@@ -132,13 +134,14 @@ def spread_hints(
     """Override ``chroma`` with hint colours that spread along the photo's objects.
 
     Each hint colour spreads from its seed pixels by geodesic distance, where crossing an edge of
-    the lightness costs like a long walk, so colour stops at object borders. A pixel takes the
-    nearest hint colour with weight ``exp(-(d / reach)^2)`` (1 on the seeds themselves).
+    the (texture-smoothed) lightness costs like a long walk, so colour stops at object borders.
+    A pixel takes the nearest hint colour with weight ``exp(-(d / reach)^2)`` (1 on the seeds
+    themselves), shaded to the pixel's lightness (:func:`shaded_chroma`).
 
     Args:
         lightness: (H, W) float32 L* in [0, 100].
         chroma: (H, W, 2) float32 a*b* to override.
-        seeds: one (mask (H, W) bool of seed pixels, a*b* (2,) of the colour) per hint colour.
+        seeds: one (mask (H, W) bool of seed pixels, (3,) sRGB colour in [0, 1]) per hint colour.
         reach: distance in px at which a hint's weight falls to 1/e, > 0.
 
     Returns:
@@ -148,22 +151,67 @@ def spread_hints(
 
     if not seeds:
         return chroma, np.zeros(lightness.shape, np.float32)
-    smooth = cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), 1.0)
-    gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-    costs = (1.0 + _HINT_EDGE_COST * gradient).astype(np.float64)
+    costs = (1.0 + _HINT_EDGE_COST * _edges_above_texture(lightness)).astype(np.float64)
     nearest = np.full(lightness.shape, np.inf)
     colour = np.zeros_like(chroma)
-    for mask, ab in seeds:
+    for mask, rgb in seeds:
         starts = np.argwhere(mask)
         if not len(starts):
             continue
         distance, _ = MCP_Geometric(costs).find_costs(starts)
         closer = distance < nearest
         nearest[closer] = distance[closer]
-        colour[closer] = ab
+        colour[closer] = shaded_chroma(lightness[closer], rgb)
     weight = np.exp(-((nearest / reach) ** 2)).astype(np.float32)
     blended = chroma * (1.0 - weight[..., None]) + colour * weight[..., None]
     return blended.astype(np.float32), weight
+
+
+def _edges_above_texture(lightness: np.ndarray) -> np.ndarray:
+    """(H, W) float32 lightness gradient (L* per px) in excess of the local texture level.
+
+    Grass, foliage or a patterned dress have strong gradients everywhere; an object border is a
+    gradient stronger than its surroundings'. Subtracting the local RMS gradient (as Levin et
+    al. scale their affinities by the local variance) lets colour cross texture and stop at
+    borders.
+    """
+    smooth = cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), 1.0)
+    gradient = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    texture = np.sqrt(cv2.GaussianBlur(gradient**2, (0, 0), _HINT_TEXTURE_SIGMA))
+    return np.maximum(gradient - _HINT_TEXTURE_SHARE * texture, 0.0)
+
+
+def shaded_chroma(lightness: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The a*b* of a surface of colour ``rgb`` seen at each ``lightness``.
+
+    A painted hint names the colour of a surface; the photo's lightness says how brightly it is
+    lit. So the hint's linear RGB is scaled to the pixel's luminance (a shadowed red is a dark
+    red, not a neon one); where that leaves the sRGB cube the colour is mixed with the gray of
+    the same luminance (a brightly lit colour pales towards white, as film renders it).
+
+    Args:
+        lightness: (...,) float L* in [0, 100].
+        rgb: (3,) sRGB colour in [0, 1].
+
+    Returns:
+        (..., 2) float32 a*b*.
+    """
+    table_lightness = np.linspace(0.0, 100.0, 201, dtype=np.float32)
+    luminance = _lab_to_linear(table_lightness[:, None], np.zeros((201, 1, 2), np.float32))[:, 0, 1]
+    linear = _to_linear(np.asarray(rgb, np.float64).reshape(3))
+    own = float(_RGB_TO_XYZ[1] @ linear)
+    if own <= 1e-6:  # a black hint: a neutral surface
+        return np.zeros((*np.shape(lightness), 2), np.float32)
+    lit = linear[None, :] * (luminance[:, None] / own)
+    peak = lit.max(axis=1)
+    over = peak > 1.0
+    white_share = np.zeros_like(peak)
+    white_share[over] = (peak[over] - 1.0) / np.maximum(peak[over] - luminance[over], 1e-6)
+    lit = lit * (1.0 - white_share[:, None]) + luminance[:, None] * white_share[:, None]
+    table = rgb_to_lab(_to_srgb(np.clip(lit, 0.0, 1.0))[None].astype(np.float32))[0, :, 1:]
+    flat = np.asarray(lightness, np.float32).ravel()
+    ab = np.stack([np.interp(flat, table_lightness, table[:, channel]) for channel in range(2)], axis=-1)
+    return ab.reshape(*np.shape(lightness), 2).astype(np.float32)
 
 
 def clamp_to_gamut(lightness: np.ndarray, chroma: np.ndarray, *, max_chroma: float = MAX_CHROMA) -> np.ndarray:

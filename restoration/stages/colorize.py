@@ -263,7 +263,7 @@ def hints_from_painting(
 
 
 def _hint_seeds(hints: tuple[Hint, ...], full_shape, working_shape) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Hints rasterised on the working grid: one (seed mask, a*b*) per distinct colour."""
+    """Hints rasterised on the working grid: one (seed mask, sRGB colour in [0, 1]) per distinct colour."""
     height, width = full_shape
     outside = [(x, y) for x, y, _, _ in hints if not (0 <= x < width and 0 <= y < height)]
     if outside:
@@ -275,11 +275,7 @@ def _hint_seeds(hints: tuple[Hint, ...], full_shape, working_shape) -> list[tupl
         mask = masks.setdefault(colour, np.zeros(working_shape, np.uint8))
         centre = (int(round((x + 0.5) * scale - 0.5)), int(round((y + 0.5) * scale - 0.5)))
         cv2.circle(mask, centre, max(0, int(round(radius * scale))), 1, thickness=-1)
-    seeds = []
-    for colour, mask in masks.items():
-        ab = rgb_to_lab(np.array([[colour]], np.float32) / 255.0)[0, 0, 1:]
-        seeds.append((mask.astype(bool), ab))
-    return seeds
+    return [(mask.astype(bool), np.array(colour, np.float32) / 255.0) for colour, mask in masks.items()]
 
 
 # ---------------------------------------------------------------------------------- stage
