@@ -6,12 +6,25 @@ other code import :func:`build_demo`; importing this module builds and loads not
 
 Calling the app from Python (``gradio_client``)
 -----------------------------------------------
-Each stage declares its endpoints once (``gr.api``, typed by the handler's signature); they take
+Every tab declares its endpoints once (``gr.api``, typed by the handler's signature); they take
 plain files, so they work the same from a script as from the page::
 
     from gradio_client import Client, handle_file
 
     client = Client("http://127.0.0.1:7860/")
+
+    # 0. The whole chain (the Restore tab): scratches, denoise/deblur, faces, colour.
+    #    -> (path of "<stem>-restored.png", summary dict listing every stage that ran)
+    restored_png, summary = client.predict(
+        photo=handle_file("scan.jpg"),
+        scratch=True, sensitivity=0.5,          # each stage: on/off and its main control
+        denoise=True, denoise_strength=1.0,     # 0-2, 1 = the grain measured on the photo
+        face=True, fidelity=0.7,
+        colorize=True, reference=None,          # colour only from a reference photo, or with
+        automatic_colour=False,                 #   automatic_colour (diffusion engine only)
+        engine="auto", seed=0, steps=0, fast=False,
+        api_name="/restore",
+    )
 
     # 1. Where are the scratches?  -> path of "<stem>.mask.png": an 8-bit gray PNG of the
     #    photo's size, 255 (white) = damaged, 0 (black) = untouched.
@@ -53,16 +66,22 @@ The restored PNG has the photo's pixel size and keeps its alpha channel, ICC pro
 1x1 image, a mask of the wrong size, diffusion asked for without its weights) raises
 ``gradio_client.exceptions.AppError`` whose message says what is wrong and how to fix it,
 e.g. "scan.png is not an image this app can read, or it is damaged; use a JPEG, PNG, WebP,
-TIFF, BMP or GIF file". Requests are queued; restorations run one at a time.
-The page's own events are private (not part of this API).
+TIFF, BMP or GIF file". Photos are limited to 50 MB (``MAX_FILE_SIZE``) and 50 megapixels
+(``RESTORATION_MAX_PIXELS``). Requests are queued; at most ``RESTORATION_CPU_SLOTS`` (2)
+classical and ``RESTORATION_GPU_SLOTS`` (1) diffusion restorations run at once, each engine
+with its own limit. The page's own events (and its Share button) are private (not part of this API).
 """
 
 # No ``from __future__ import annotations`` here: gr.api reads the endpoints' type hints,
 # return types included, from the live annotations.
 import functools
 import logging
+import math
+import os
+import re
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -70,8 +89,17 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from restoration import face_models, faces, imageio, mask_editor, outputs, zerogpu
-from restoration.errors import RestorationError
+from restoration import (
+    face_models,
+    faces,
+    imageio,
+    mask_editor,
+    outputs,
+    provenance,
+    shares,
+    zerogpu,
+)
+from restoration.errors import InputError, RestorationError
 from restoration.pipeline import (
     STAGES,
     RestorationResult,
@@ -89,12 +117,22 @@ from restoration.stages.denoise import DenoiseOptions
 from restoration.stages.face import FaceOptions
 from restoration.stages.scratch import ScratchOptions
 
-__all__ = ["build_demo", "EXAMPLES_DIR", "TAB_BUILDERS"]
+__all__ = ["EXAMPLES_DIR", "TAB_BUILDERS", "build_demo", "launch_options"]
 
 logger = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 """Real old photographs shown as examples (see examples/PROVENANCE.md)."""
+
+MAX_FILE_SIZE = "50mb"
+"""Largest upload gradio accepts (``launch(max_file_size=...)``); the pixel limit is imageio's
+(``RESTORATION_MAX_PIXELS``, 50 megapixels by default)."""
+
+WORK_SLOTS_ENV = {"classical": "RESTORATION_CPU_SLOTS", "diffusion": "RESTORATION_GPU_SLOTS"}
+"""Environment variables setting how many restorations run at once per engine (read at import)."""
+_DEFAULT_WORK_SLOTS = {"classical": 2, "diffusion": 1}  # 2: the CPU cores of a free Space; 1: one GPU
+MAX_QUEUE = 32
+"""Requests waiting in gradio's queue beyond which new ones are refused ("queue is full")."""
 
 ENGINES = ["auto", "classical", "diffusion"]
 Engine = Literal["auto", "classical", "diffusion"]
@@ -103,14 +141,19 @@ MaskMode = Literal["replace", "add"]
 INTRO = """\
 # Old-photo restoration
 Upload a scan of an old photograph, compare before and after with the slider and download the
-full-resolution PNG. **Scratches** finds scratches and cracks and shows them in red on the
-photo: paint over damage it missed, erase what is not damage, then press **Restore**.
-**Denoise / Deblur** measures film grain, blur and fading, starts its sliders from what it
-measured, and removes them while a sepia print stays sepia. **Faces** finds the faces, shows
-them numbered from the left (leave any of them out), and makes them clearer while they stay the
-same person: no box around them, no colour added to a black-and-white or sepia print.
-**Colorize** colours a black-and-white or sepia photo from a colour photo of a similar scene
-that you choose, and from colours you paint on it; its lightness and sharpness stay exactly the same.
+full-resolution PNG. **Restore** does everything in one go: scratches, grain and blur, faces and,
+with a colour reference photo, colour; switch off any step you do not want.
+"""
+
+TABS_HELP = """\
+**Scratches** finds scratches and cracks and shows them in red on the photo: paint over damage it
+missed, erase what is not damage, then press **Restore**. **Denoise / Deblur** measures film
+grain, blur and fading, starts its sliders from what it measured, and removes them while a sepia
+print stays sepia. **Faces** finds the faces, shows them numbered from the left (leave any of
+them out), and makes them clearer while they stay the same person: no box around them, no colour
+added to a black-and-white or sepia print. **Colorize** colours a black-and-white or sepia photo
+from a colour photo of a similar scene that you choose, and from colours you paint on it; its
+lightness and sharpness stay exactly the same.
 """
 
 
@@ -206,17 +249,6 @@ def _load_mask(upload: Upload, photo: imageio.Photo) -> np.ndarray:
         raise upload.named(error) from None
 
 
-def _progress_callback(progress: gr.Progress | None):
-    """Adapt gradio's progress tracker to the pipeline's ``progress(fraction, description)``."""
-    if progress is None:
-        return None
-
-    def report(fraction: float, description: str) -> None:
-        progress(float(fraction), desc=description)
-
-    return report
-
-
 def _common_options(engine: str | None, seed, steps, fast, stages: dict) -> RestoreOptions:
     """RestoreOptions from the engine controls (gradio gives numbers as floats, or None)."""
     return RestoreOptions(
@@ -233,15 +265,45 @@ def _common_options(engine: str | None, seed, steps, fast, stages: dict) -> Rest
 # --------------------------------------------------------------------------------------------
 
 
+def _work_slots(engine: str) -> int:
+    """Restorations that may run at once on ``engine`` (``RESTORATION_CPU_SLOTS`` /
+    ``RESTORATION_GPU_SLOTS``, else 2 classical and 1 diffusion)."""
+    configured = os.environ.get(WORK_SLOTS_ENV[engine], "").strip()
+    if not configured:
+        return _DEFAULT_WORK_SLOTS[engine]
+    if not configured.isdigit() or int(configured) < 1:
+        raise ValueError(f"{WORK_SLOTS_ENV[engine]} must be a whole number >= 1, got {configured!r}")
+    return int(configured)
+
+
+WORK_SLOTS = {engine: threading.BoundedSemaphore(_work_slots(engine)) for engine in WORK_SLOTS_ENV}
+"""One limit per engine, shared by every request of the process: diffusion work waits only for
+diffusion work, so classical requests are never stuck behind it (gradio's queue does not limit
+the restoring events itself, see ``build_demo``)."""
+
+
+RESTORE_WORK = {"concurrency_id": "restore", "concurrency_limit": None}
+"""Queue settings of every restoring event: no gradio limit, :data:`WORK_SLOTS` limits them."""
+
+
+def _engine_to_run(requested: str) -> str:
+    """The engine a request will run: ``auto`` is what :func:`engine_status` picks here."""
+    return engine_status().default_engine if requested == "auto" else requested
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """A finished request: the input, the result, the restored photo and its PNG file."""
+    """A finished request: the input, the result, the restored photo and its PNG file.
+
+    ``stage_images`` holds (thumbnail, caption) pairs: the photo, then each stage's result, when
+    the request asked for them."""
 
     photo: imageio.Photo
     result: RestorationResult
     restored: imageio.Photo
     path: Path
     seconds: float
+    stage_images: tuple = ()
 
     def summary(self) -> dict:
         """What the API returns beside the PNG: engine, size, seconds, stages, notices."""
@@ -256,20 +318,86 @@ class Outcome:
         }
 
 
-def run_request(
-    photo: imageio.Photo, tasks: str, options: RestoreOptions, *, stem: str, progress: gr.Progress | None = None
-) -> Outcome:
-    """Restore ``photo`` and write the full-resolution PNG into a new folder of its own.
+STAGE_THUMBNAIL_SIDE = 384
+"""Long side, px, of the thumbnails in the gallery of each stage's result."""
 
-    Only the diffusion work inside the stages asks for a GPU (``zerogpu.run_on_gpu``); reading,
-    classical work and PNG encoding run here on the CPU.
+
+@dataclass
+class StageProgress:
+    """Progress text that names the stage running ("Step 2 of 3 · Denoise / Deblur: ...") and,
+    when asked, thumbnails of each stage's result (one per request, never shared)."""
+
+    progress: gr.Progress | None
+    names: tuple[str, ...]
+    keep_thumbnails: bool = False
+    thumbnails: list = field(default_factory=list)
+    current: str = ""
+
+    def report(self, fraction: float, description: str) -> None:
+        if self.progress is None:
+            return
+        if len(self.names) > 1 and self.current:
+            step = self.names.index(self.current) + 1
+            description = f"Step {step} of {len(self.names)} · {_stage_title(self.current)}: {description}"
+        self.progress(float(fraction), desc=description)
+
+    def on_stage(self, name: str, image: np.ndarray | None) -> None:
+        if image is None:
+            self.current = name
+            self.report(self.names.index(name) / len(self.names), "starting")
+        elif self.keep_thumbnails:
+            self.thumbnails.append((_thumbnail(image), f"{len(self.thumbnails)} · after {_stage_title(name)}"))
+
+
+def _stage_title(name: str) -> str:
+    return next(stage.title for stage in STAGES if stage.name == name)
+
+
+def _thumbnail(pixels: np.ndarray):
+    """A PIL thumbnail of (H, W, 3) float32 pixels in [0, 1], long side STAGE_THUMBNAIL_SIDE."""
+    image = imageio.to_pil(imageio.load_photo(np.ascontiguousarray(pixels, dtype=np.float32)))
+    image.thumbnail((STAGE_THUMBNAIL_SIDE, STAGE_THUMBNAIL_SIDE))
+    return image
+
+
+def run_request(
+    photo: imageio.Photo,
+    tasks: str | tuple[str, ...],
+    options: RestoreOptions,
+    *,
+    source_name: str,
+    progress: gr.Progress | None = None,
+    keep_stage_images: bool = False,
+) -> Outcome:
+    """Restore ``photo`` and write the full-resolution PNG, ``<stem of source_name>-restored.png``
+    with its provenance (:mod:`restoration.provenance`), into a new folder of its own.
+
+    The request first takes a work slot of the engine it will run (:data:`WORK_SLOTS`), saying
+    so in the progress bar while it waits. Only the diffusion work inside the stages asks for a
+    GPU (``zerogpu.run_on_gpu``); reading, classical work and PNG encoding run on the CPU.
+    With ``keep_stage_images`` the outcome holds thumbnails of the photo and of each stage's result.
     """
-    started = time.perf_counter()
-    result = restore(photo.pixels, tasks, options, progress=_progress_callback(progress))
-    seconds = time.perf_counter() - started
-    restored = photo.with_pixels(result.image)
-    path = imageio.save_photo(restored, outputs.fresh_output_dir() / f"{stem}-restored.png")
-    return Outcome(photo, result, restored, Path(path), seconds)
+    names = tuple(t for t in (tasks.split(",") if isinstance(tasks, str) else tasks))
+    tracker = StageProgress(progress, names, keep_thumbnails=keep_stage_images)
+    if keep_stage_images:
+        tracker.thumbnails.append((_thumbnail(photo.pixels), "0 · your photo"))
+    engine = _engine_to_run(options.engine)
+    slots = WORK_SLOTS[engine]
+    if not slots.acquire(blocking=False):
+        if progress is not None:
+            progress(0.0, desc=f"Waiting for a free {engine} slot: other photos are being restored")
+        slots.acquire()
+    try:
+        started = time.perf_counter()
+        result = restore(photo.pixels, names, options, progress=tracker.report, on_stage=tracker.on_stage)
+        seconds = time.perf_counter() - started
+    finally:
+        slots.release()
+    path = outputs.fresh_output_dir() / f"{outputs.safe_stem(source_name)}-restored.png"
+    restored = provenance.save_restored(photo, result, path, source_name=Path(source_name).name)
+    if result.engine == "classical":
+        COSTS.record(photo.width * photo.height / 1e6, result.stages)
+    return Outcome(photo, result, restored, path, seconds, tuple(tracker.thumbnails))
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,23 +407,31 @@ def run_request(
 
 @dataclass(frozen=True)
 class ResultPanel:
-    """Before/after slider, download button and a line about the run."""
+    """Before/after slider, download button, a line about the run, and the Share button with
+    its link. ``source`` (server side only) remembers the result's PNG for sharing."""
 
     comparison: gr.ImageSlider
     download: gr.DownloadButton
     info: gr.Markdown
+    share: gr.Button
+    link: gr.Textbox
+    source: gr.State
 
     @property
     def components(self) -> list:
-        return [self.comparison, self.download, self.info]
+        """What a restoring handler returns, in the order of :meth:`showing`."""
+        return [self.comparison, self.download, self.info, self.share, self.link, self.source]
 
     @staticmethod
     def cleared() -> tuple:
-        return None, gr.DownloadButton(value=None, visible=False), ""
+        return (
+            None, gr.DownloadButton(value=None, visible=False), "", gr.Button(visible=False),
+            gr.Textbox(value="", visible=False), None,
+        )
 
     @staticmethod
     def showing(outcome: Outcome, details: str = "") -> tuple:
-        """Values of (comparison, download, info) for a finished request."""
+        """Values of :attr:`components` for a finished request."""
         photo = outcome.photo
         # The engine notice is already at the top of the page: no toast repeating it.
         _warn(outcome.result.notices, skip=engine_status().message)
@@ -314,11 +450,46 @@ class ResultPanel:
             value=str(outcome.path),
             visible=True,
         )
-        return (imageio.to_pil(photo), imageio.to_pil(outcome.restored)), button, text
+        source = {"after": str(outcome.path), "details": _share_details(outcome)}
+        return (
+            (imageio.to_pil(photo), imageio.to_pil(outcome.restored)), button, text, gr.Button(visible=True),
+            gr.Textbox(value="", visible=False), source,
+        )
+
+
+def _share_details(outcome: Outcome) -> dict:
+    """What a shared result's page says about it (nothing about the user or their file)."""
+    return {
+        "engine": outcome.result.engine,
+        "width": outcome.photo.width,
+        "height": outcome.photo.height,
+        "stages": [_stage_title(stage.name) for stage in outcome.result.stages],
+    }
+
+
+@_user_errors("sharing this result")
+def share_page(comparison, source: dict | None):
+    """Share the result on show; returns the link box (a relative ``?result=ID`` that the
+    browser makes absolute)."""
+    if not source or not comparison or comparison[0] is None:
+        raise gr.Error("Restore a photo first, then share the result.")
+    before = imageio.load_photo(comparison[0])
+    share_id = shares.share_result(source["after"], before, source["details"])
+    minutes = round(outputs.configured_max_age() / 60)
+    return gr.Textbox(
+        value=f"?result={share_id}",
+        visible=True,
+        info=f"Anyone with this link sees this result (and nothing else) for the next {minutes} minutes.",
+    )
+
+
+_ABSOLUTE_LINK_JS = (
+    "(link) => link && link.startsWith('?') ? window.location.origin + window.location.pathname + link : link"
+)
 
 
 def build_result_panel(prefix: str) -> ResultPanel:
-    """The shared before/after panel; ``prefix`` keeps element ids unique per tab."""
+    """The shared before/after panel with its Share button; ``prefix`` keeps element ids unique per tab."""
     with gr.Row():
         with gr.Column(scale=2):
             comparison = gr.ImageSlider(
@@ -334,7 +505,14 @@ def build_result_panel(prefix: str) -> ResultPanel:
             download = gr.DownloadButton(
                 "Download the restored photo (PNG)", visible=False, variant="primary", elem_id=f"{prefix}-download"
             )
-    return ResultPanel(comparison, download, info)
+            share = gr.Button("Share a link to this result", visible=False, elem_id=f"{prefix}-share")
+            link = gr.Textbox(label="Link to this result", visible=False, interactive=False, buttons=["copy"],
+                              elem_id=f"{prefix}-share-link")
+    source = gr.State(None)
+    share.click(share_page, inputs=[comparison, source], outputs=[link], api_visibility="private").then(
+        None, inputs=[link], outputs=[link], js=_ABSOLUTE_LINK_JS, api_visibility="private"
+    )
+    return ResultPanel(comparison, download, info, share, link, source)
 
 
 @dataclass(frozen=True)
@@ -364,20 +542,56 @@ def build_engine_controls() -> EngineControls:
     return EngineControls(engine, seed, steps, fast)
 
 
-def build_photo_input(prefix: str) -> gr.File:
-    """The photo upload and, below it, the example photos."""
+def _limits_text() -> str:
+    """The upload limits, as the page states them."""
+    megapixels = imageio._pixel_limit(None) / 1e6  # RESTORATION_MAX_PIXELS, else the default
+    return (
+        f"JPEG, PNG, WebP, TIFF, BMP or GIF; up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} "
+        f"and {megapixels:g} megapixels."
+    )
+
+
+def build_photo_input(prefix: str, *, examples: bool = True) -> gr.File:
+    """The photo upload, its limits and, below them, the example photos (as file names)."""
     photo = gr.File(
         label="Old photo", file_types=["image"], file_count="single", type="filepath", elem_id=f"{prefix}-photo-upload"
     )
-    examples = [[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
-    if examples:
+    gr.Markdown(_limits_text(), elem_id=f"{prefix}-limits", elem_classes=["limits"])
+    paths = [[str(example.path)] for example in example_photos()] if examples else []
+    if paths:
         gr.Examples(
-            examples=examples,
+            examples=paths,
             inputs=[photo],
             label="Example photos (public domain, see examples/PROVENANCE.md)",
             cache_examples=False,
         )
     return photo
+
+
+@dataclass(frozen=True)
+class ExamplePhoto:
+    """A bundled example: its file and the caption and credit shown under its thumbnail."""
+
+    path: Path
+    caption: str
+
+
+EXAMPLES_CREDIT = (
+    "Real photographs taken before 1927 (public domain in the US), from the `test_images` folder "
+    "of the DeOldify repository (jantic/DeOldify); details in `examples/PROVENANCE.md`."
+)
+_PROVENANCE_ROW = re.compile(r"^\|\s*([^|]+?\.jpg)\s*\|[^|]*\|\s*([^|]+?)\s*\|", re.MULTILINE)
+
+
+@functools.cache
+def example_photos() -> tuple[ExamplePhoto, ...]:
+    """The bundled examples with captions from ``examples/PROVENANCE.md`` ("what it shows")."""
+    provenance = EXAMPLES_DIR / "PROVENANCE.md"
+    shows = dict(_PROVENANCE_ROW.findall(provenance.read_text(encoding="utf-8"))) if provenance.exists() else {}
+    return tuple(
+        ExamplePhoto(path, f"{path.stem}: {shows.get(path.name, 'an old photograph')} (public domain)")
+        for path in sorted(EXAMPLES_DIR.glob("*.jpg"))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,7 +660,7 @@ def restore_from_editor(
     mask, mask_mode = mask_editor.mask_from_editor(editor_value, detection, photo.size)
     scratch = ScratchOptions(sensitivity=float(sensitivity), mask=mask, mask_mode=mask_mode)
     options = _common_options(engine, seed, steps, fast, {"scratch": scratch})
-    outcome = run_request(photo, "scratch", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    outcome = run_request(photo, "scratch", options, source_name=upload.name, progress=progress)
     coverage = outcome.summary()["mask_coverage_percent"]
     return ResultPanel.showing(outcome, f"**Scratch mask:** {coverage:.2f} % of the photo")
 
@@ -498,7 +712,7 @@ def restore_scratches_api(
         sensitivity=float(sensitivity), mask=mask_array, mask_mode=mask_mode if mask_array is not None else "add"
     )
     options = _common_options(engine, seed, steps, fast, {"scratch": scratch})
-    outcome = run_request(image, "scratch", options, stem=outputs.safe_stem(upload.name))
+    outcome = run_request(image, "scratch", options, source_name=upload.name)
     return FileData(path=str(outcome.path)), outcome.summary()
 
 
@@ -559,11 +773,11 @@ def build_scratch_tab() -> None:
         restore_from_editor,
         inputs=[photo, editor, detection, sensitivity, *controls.components],
         outputs=panel.components,
-        concurrency_id="restore",
+        **RESTORE_WORK,
         api_visibility="private",
     )
     gr.api(detect_scratches_api, api_name="detect_scratches")
-    gr.api(restore_scratches_api, api_name="restore_scratches", concurrency_id="restore")
+    gr.api(restore_scratches_api, api_name="restore_scratches", **RESTORE_WORK)
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,7 +847,7 @@ def restore_denoise_page(
     if measured_photo != photo_path:
         grain = sharpen = None
     options = _common_options(engine, seed, steps, fast, {"denoise": _denoise_options(grain, sharpen, fade, keep_tone, strength)})
-    outcome = run_request(photo, "denoise", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    outcome = run_request(photo, "denoise", options, source_name=upload.name, progress=progress)
     applied = outcome.result.stages[0].findings["applied"]
     return ResultPanel.showing(
         outcome,
@@ -687,7 +901,7 @@ def denoise_api(
     upload = Upload.of(photo)
     image = _load(upload)
     options = _common_options(engine, seed, steps, fast, {"denoise": _denoise_options(grain, sharpen, fade, keep_tone, strength)})
-    outcome = run_request(image, "denoise", options, stem=outputs.safe_stem(upload.name))
+    outcome = run_request(image, "denoise", options, source_name=upload.name)
     return FileData(path=str(outcome.path)), outcome.summary()
 
 
@@ -726,11 +940,11 @@ def build_denoise_tab() -> None:
         restore_denoise_page,
         inputs=[photo, measured_photo, grain, sharpen, fade, keep_tone, strength, *controls.components],
         outputs=panel.components,
-        concurrency_id="restore",
+        **RESTORE_WORK,
         api_visibility="private",
     )
     gr.api(estimate_degradation_api, api_name="estimate_degradation")
-    gr.api(denoise_api, api_name="denoise", concurrency_id="restore")
+    gr.api(denoise_api, api_name="denoise", **RESTORE_WORK)
 
 
 # --------------------------------------------------------------------------------------------
@@ -821,7 +1035,7 @@ def restore_faces_page(
     photo = _load(upload)
     face_options = _face_options(fidelity, min_face_size, _face_numbers_from_labels(leave_out), face_parser)
     options = _common_options(engine, seed, steps, fast, {"face": face_options})
-    outcome = run_request(photo, "face", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    outcome = run_request(photo, "face", options, source_name=upload.name, progress=progress)
     findings = outcome.result.stages[0].findings
     if "notice" in findings:
         gr.Warning(findings["notice"])
@@ -877,7 +1091,7 @@ def restore_faces_api(
     upload = Upload.of(photo)
     image = _load(upload)
     options = _common_options(engine, seed, steps, fast, {"face": _face_options(fidelity, min_face_size, exclude_faces, face_parser)})
-    outcome = run_request(image, "face", options, stem=outputs.safe_stem(upload.name))
+    outcome = run_request(image, "face", options, source_name=upload.name)
     return FileData(path=str(outcome.path)), outcome.summary()
 
 
@@ -929,11 +1143,11 @@ def build_face_tab() -> None:
         restore_faces_page,
         inputs=[photo, fidelity, min_face_size, leave_out, face_parser, *controls.components],
         outputs=[*panel.components, gallery],
-        concurrency_id="restore",
+        **RESTORE_WORK,
         api_visibility="private",
     )
     gr.api(detect_faces_api, api_name="detect_faces")
-    gr.api(restore_faces_api, api_name="restore_faces", concurrency_id="restore")
+    gr.api(restore_faces_api, api_name="restore_faces", **RESTORE_WORK)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1009,7 +1223,7 @@ def colorize_page(
     colorize = _colorize_options(_reference_pixels(reference_path), _hints_from_editor(editor_value, photo), hint_reach,
                                  colour_strength)
     options = _common_options(engine, seed, steps, fast, {"colorize": colorize})
-    outcome = run_request(photo, "colorize", options, stem=outputs.safe_stem(upload.name), progress=progress)
+    outcome = run_request(photo, "colorize", options, source_name=upload.name, progress=progress)
     return ResultPanel.showing(outcome, _colorize_details(outcome))
 
 
@@ -1046,7 +1260,7 @@ def colorize_api(
     image = _load(upload)
     colorize = _colorize_options(_reference_pixels(reference), hints, hint_reach, colour_strength)
     options = _common_options(engine, seed, steps, fast, {"colorize": colorize})
-    outcome = run_request(image, "colorize", options, stem=outputs.safe_stem(upload.name))
+    outcome = run_request(image, "colorize", options, source_name=upload.name)
     return FileData(path=str(outcome.path)), outcome.summary()
 
 
@@ -1086,10 +1300,366 @@ def build_colorize_tab() -> None:
         colorize_page,
         inputs=[photo, reference, editor, hint_reach, colour_strength, *controls.components],
         outputs=panel.components,
-        concurrency_id="restore",
+        **RESTORE_WORK,
         api_visibility="private",
     )
-    gr.api(colorize_api, api_name="colorize", concurrency_id="restore")
+    gr.api(colorize_api, api_name="colorize", **RESTORE_WORK)
+
+
+# --------------------------------------------------------------------------------------------
+# Restore tab: the whole chain in one click, and its API endpoint
+# --------------------------------------------------------------------------------------------
+
+CLASSICAL_COST = {"scratch": (0.5, 6.0), "denoise": (0.2, 7.0), "face": (0.8, 4.5), "colorize": (0.5, 2.7)}
+"""(seconds, seconds per megapixel) of each stage on the classical engine, the starting point of
+:data:`COSTS`: fitted to four bundled examples (1896NewsBoyGirl, 1908FamilyPhoto,
+FarmWomen1895, 1860Girls; 0.25-1.65 MP) restored by the full chain on 2 CPU cores shared with
+other work (1860Girls: denoise 11 s, face 7.5 s, colorize 4.5 s; scratch 3.7-16 s as the load varied)."""
+SLOW_SECONDS = 15.0
+"""An estimate above this is shown in bold before the restoration starts."""
+_ESTIMATE_MARGIN = 1.25  # estimates err on the long side
+_COST_MIN_MEGAPIXELS = 0.1  # smaller photos say little about the cost per megapixel
+_COST_WEIGHT = 0.3  # weight of the latest request in the moving average
+
+
+class StageCosts:
+    """Seconds per megapixel of each classical stage, following this machine: each classical
+    request's stage seconds move the figure (an exponential moving average), so the estimate
+    fits a slow machine or a loaded one. Shared by every request (it holds no user data)."""
+
+    def __init__(self, initial: dict[str, tuple[float, float]]):
+        self._fixed = {name: fixed for name, (fixed, _) in initial.items()}
+        self._per_megapixel = {name: per_mp for name, (_, per_mp) in initial.items()}
+        self._lock = threading.Lock()
+
+    def estimate(self, megapixels: float, names) -> float:
+        """Seconds the classical work of the stages ``names`` takes on a photo of ``megapixels``."""
+        with self._lock:
+            return sum(self._fixed[name] + self._per_megapixel[name] * megapixels for name in names)
+
+    def record(self, megapixels: float, reports) -> None:
+        """Learn from a finished classical request: its ``StageReport``s, on ``megapixels``."""
+        if megapixels < _COST_MIN_MEGAPIXELS:
+            return
+        with self._lock:
+            for report in reports:
+                if report.name in self._per_megapixel:
+                    observed = max(0.0, report.seconds - self._fixed[report.name]) / megapixels
+                    old = self._per_megapixel[report.name]
+                    self._per_megapixel[report.name] = (1 - _COST_WEIGHT) * old + _COST_WEIGHT * observed
+
+
+COSTS = StageCosts(CLASSICAL_COST)
+"""The cost model the estimates use (see :class:`StageCosts`)."""
+
+NO_COLOUR_SOURCE = "Colour was not added: add a colour reference photo, or tick *Automatic colour*."
+AUTO_COLOUR_UNAVAILABLE = (
+    "Automatic colour needs the diffusion engine, which is not available here (no weights or no GPU), "
+    "so the photo was restored without colour; add a colour reference photo to colour it."
+)
+
+
+def estimate_seconds(width: int, height: int, names, engine: str) -> float:
+    """Seconds the classical work of ``names`` takes on a ``width`` x ``height`` photo on this
+    machine (:data:`COSTS`); the diffusion engine's model time comes on top."""
+    return COSTS.estimate(width * height / 1e6, names) * _ESTIMATE_MARGIN
+
+
+def _estimate_text(size: tuple[int, int] | None, names, engine: str) -> str:
+    """One Markdown line: the photo's size and about how long restoring it takes."""
+    if not size:
+        return ""
+    width, height = size
+    if not names:
+        return f"{width}×{height} px · every stage is switched off."
+    seconds = estimate_seconds(width, height, names, engine)
+    figure = f"about {math.ceil(seconds)} s" if seconds < 90 else f"about {math.ceil(seconds / 60)} min"
+    figure = f"**{figure}**" if seconds > SLOW_SECONDS else figure
+    model = " plus the diffusion model's time" if _engine_to_run(engine) == "diffusion" else ""
+    return f"{width}×{height} px ({width * height / 1e6:.1f} MP) · restoring it takes {figure}{model} here."
+
+
+def _chain_plan(switches: dict[str, bool], *, reference_given: bool, automatic_colour: bool, engine: str):
+    """(stage names to run, in order; notices about stages left out) for the Restore tab.
+
+    Colorize runs only with a reference photo, or with *automatic colour* on the diffusion
+    engine; on the classical engine automatic colour is left out with a notice, not an error.
+
+    Raises:
+        InputError: nothing would run (every stage off, or only colour without a source).
+    """
+    names = [stage.name for stage in STAGES if switches.get(stage.name)]
+    notices = []
+    if "colorize" in names and not reference_given:
+        if not automatic_colour:
+            names.remove("colorize")
+            notices.append(NO_COLOUR_SOURCE)
+        elif _engine_to_run(engine) == "classical":
+            names.remove("colorize")
+            notices.append(AUTO_COLOUR_UNAVAILABLE)
+    if not names:
+        raise InputError(_plain(notices[0]) if notices else "every stage is switched off; switch on at least one")
+    return tuple(names), notices
+
+
+def _chain_options(photo: imageio.Photo, names, *, sensitivity, denoise_strength, fidelity, reference) -> dict:
+    """Per-stage options of the Restore tab's main controls, for the stages in ``names``.
+
+    ``denoise_strength`` scales the grain the denoise stage measures (1 = as measured, 0 = keep
+    the grain; blur and fading are corrected either way).
+    """
+    strength = 1.0 if denoise_strength is None else float(denoise_strength)
+    grain = None
+    if "denoise" in names and strength != 1.0:
+        measured = denoise_stage.estimate(photo.pixels).findings()["noise_levels"]
+        grain = min(denoise_stage.MAX_GRAIN_LEVELS, strength * measured)
+    chosen = {
+        "scratch": ScratchOptions(sensitivity=float(0.5 if sensitivity is None else sensitivity)),
+        "denoise": _denoise_options(grain, None, None, True, 0),
+        "face": _face_options(fidelity, None, (), False),
+        "colorize": _colorize_options(reference, (), None, 0),
+    }
+    return {name: chosen[name] for name in names}
+
+
+def run_chain(
+    photo_value: str | dict | FileData | None,
+    scratch: bool,
+    sensitivity: float,
+    denoise: bool,
+    denoise_strength: float,
+    face: bool,
+    fidelity: float,
+    colorize: bool,
+    reference: str | dict | FileData | None,
+    automatic_colour: bool,
+    engine: str,
+    seed,
+    steps,
+    fast,
+    *,
+    progress: gr.Progress | None = None,
+    keep_stage_images: bool = False,
+) -> tuple[Outcome, list[str]]:
+    """The Restore tab's and ``/restore``'s work (their arguments, in their order): the chain,
+    its outcome and notices about stages left out (with ``keep_stage_images``, thumbnails of
+    each step's result)."""
+    upload = Upload.of(photo_value)
+    photo = _load(upload)
+    reference_pixels = _reference_pixels(reference)
+    engine = str(engine or "auto")
+    names, notices = _chain_plan(
+        {"scratch": scratch, "denoise": denoise, "face": face, "colorize": colorize},
+        reference_given=reference_pixels is not None,
+        automatic_colour=bool(automatic_colour),
+        engine=engine,
+    )
+    if progress is not None:
+        seconds = estimate_seconds(photo.width, photo.height, names, engine)
+        progress(0.0, desc=f"Starting: {len(names)} step(s), about {math.ceil(seconds)} s of classical work")
+    stage_options = _chain_options(photo, names, sensitivity=sensitivity, denoise_strength=denoise_strength,
+                                   fidelity=fidelity, reference=reference_pixels)
+    options = _common_options(engine, seed, steps, fast, stage_options)
+    outcome = run_request(photo, names, options, source_name=upload.name, progress=progress,
+                          keep_stage_images=keep_stage_images)
+    return outcome, notices
+
+
+def _chain_details(outcome: Outcome, notices: list[str]) -> str:
+    ran = " → ".join(f"{_stage_title(stage.name)} {stage.seconds:.1f} s" for stage in outcome.result.stages)
+    return " · ".join([f"**Steps:** {ran}", *notices])
+
+
+@_user_errors("looking at this photo")
+def inspect_restore_photo(photo_path: str | None, *chain_controls):
+    """On upload: the photo's size (kept for the estimate) and the estimate line."""
+    upload = Upload.of(photo_path)
+    if upload is None:
+        return None, ""
+    photo = _load(upload)
+    _warn(photo.metadata.notices)
+    size = (photo.width, photo.height)
+    return size, restore_estimate(size, *chain_controls)
+
+
+def restore_estimate(size, scratch_on, denoise_on, face_on, colorize_on, reference_path, automatic_colour, engine) -> str:
+    """The estimate line for the stages switched on (no file is read)."""
+    switches = {"scratch": scratch_on, "denoise": denoise_on, "face": face_on, "colorize": colorize_on}
+    try:
+        names, _ = _chain_plan(switches, reference_given=bool(reference_path), automatic_colour=bool(automatic_colour),
+                               engine=str(engine or "auto"))
+    except InputError:
+        names = ()
+    return _estimate_text(tuple(size) if size else None, names, str(engine or "auto"))
+
+
+@_user_errors("restoring this photo")
+def restore_page(
+    photo_path: str | None,
+    scratch_on: bool,
+    sensitivity: float,
+    denoise_on: bool,
+    denoise_strength: float,
+    face_on: bool,
+    fidelity: float,
+    colorize_on: bool,
+    reference_path: str | None,
+    automatic_colour: bool,
+    engine: str,
+    seed: float,
+    steps: float,
+    fast: bool,
+    progress=gr.Progress(track_tqdm=True),
+):
+    """Run the whole chain on the uploaded photo; returns the result panel's values and the
+    gallery of each stage's result."""
+    outcome, notices = run_chain(
+        photo_path, scratch_on, sensitivity, denoise_on, denoise_strength, face_on, fidelity, colorize_on,
+        reference_path, automatic_colour, engine, seed, steps, fast, progress=progress, keep_stage_images=True,
+    )
+    _warn(notice for notice in notices if notice != NO_COLOUR_SOURCE)  # that one is in the result line
+    gallery = gr.Gallery(value=list(outcome.stage_images), visible=True)
+    return (*ResultPanel.showing(outcome, _chain_details(outcome, notices)), gallery)
+
+
+@_user_errors("restoring this photo")
+def restore_api(
+    photo: FileData,
+    scratch: bool = True,
+    sensitivity: float = 0.5,
+    denoise: bool = True,
+    denoise_strength: float = 1.0,
+    face: bool = True,
+    fidelity: float = 0.7,
+    colorize: bool = True,
+    reference: FileData | None = None,
+    automatic_colour: bool = False,
+    engine: Engine = "auto",
+    seed: int = 0,
+    steps: int = 0,
+    fast: bool = False,
+) -> tuple[FileData, dict]:
+    """Restore a photo with the whole chain (scratches, denoise/deblur, faces, colour): the
+    restored PNG (the photo's size) and a summary listing every stage that ran.
+
+    Args:
+        photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
+        scratch: remove scratches and cracks.
+        sensitivity: scratch detection sensitivity in [0, 1].
+        denoise: remove grain and blur, restore fading.
+        denoise_strength: grain removed relative to the measured grain, 0-2 (1 = as measured).
+        face: make faces clearer.
+        fidelity: 0-1, higher stays closer to the input face.
+        colorize: add colour, from ``reference`` or (``automatic_colour``) from the diffusion model.
+        reference: a colour photo of a similar scene; None = no reference.
+        automatic_colour: colour without a reference (diffusion engine only; on the classical
+            engine colour is left out and ``notices`` says so).
+        engine: "auto", "classical" or "diffusion".
+        seed: >= 0, for the diffusion engine.
+        steps: 0 = the engine's default, else 1-200.
+        fast: LCM fast mode (diffusion engine).
+    """
+    outcome, notices = run_chain(
+        photo, scratch, sensitivity, denoise, denoise_strength, face, fidelity, colorize, reference, automatic_colour,
+        engine, seed, steps, fast,
+    )
+    summary = outcome.summary()
+    return FileData(path=str(outcome.path)), summary | {"notices": [*summary["notices"], *map(_plain, notices)]}
+
+
+def pick_example(selected: gr.SelectData):
+    """The example photo whose thumbnail was clicked (an index into the fixed list, nothing else)."""
+    examples = example_photos()
+    index = selected.index if isinstance(selected.index, int) else -1
+    if not 0 <= index < len(examples):
+        raise gr.Error("Choose one of the example photos.")
+    return str(examples[index].path)
+
+
+def build_restore_tab() -> None:
+    """The Restore tab: one upload runs every stage in order, each with an on/off switch and its
+    main control; the estimate, the progress naming the stage, the shared result panel, a gallery
+    of each stage's result and clickable example photos; and the endpoint ``/restore``."""
+    status = engine_status()
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            photo = build_photo_input("restore", examples=False)
+            estimate = gr.Markdown(elem_id="restore-estimate")
+            examples = example_photos()
+            gr.Markdown(f"**Or try an example:** one click restores it. {EXAMPLES_CREDIT}",
+                        elem_id="restore-examples-credit")
+            example_gallery = gr.Gallery(
+                value=[(str(example.path), example.caption) for example in examples],
+                label="Example photos",
+                columns=4,
+                height=300,
+                allow_preview=False,
+                interactive=False,
+                object_fit="cover",
+                buttons=[],
+                elem_id="restore-examples",
+            )
+        with gr.Column(scale=1, min_width=280):
+            scratch_on = gr.Checkbox(value=True, label="1. Remove scratches, cracks and specks", elem_id="restore-scratch-on")
+            sensitivity = gr.Slider(0, 1, value=0.5, step=0.05, label="Scratch sensitivity",
+                                    info="Higher finds fainter scratches (and more false ones).", elem_id="restore-sensitivity")
+            denoise_on = gr.Checkbox(value=True, label="2. Remove grain and blur, restore faded contrast",
+                                     elem_id="restore-denoise-on")
+            denoise_strength = gr.Slider(0, 2, value=1, step=0.1, label="Denoise strength",
+                                         info="1 = the grain measured on the photo; 0 keeps the grain.",
+                                         elem_id="restore-denoise-strength")
+            face_on = gr.Checkbox(value=True, label="3. Make faces clearer", elem_id="restore-face-on")
+            fidelity = gr.Slider(0, 1, value=0.7, step=0.05, label="Face fidelity",
+                                 info="Higher stays closer to the input face.", elem_id="restore-fidelity")
+            colorize_on = gr.Checkbox(value=True, label="4. Colorize (with a reference photo or automatic colour)",
+                                      elem_id="restore-colorize-on")
+            reference = gr.File(label="Colour reference photo (optional: a similar scene in colour)",
+                                file_types=["image"], file_count="single", type="filepath", elem_id="restore-reference")
+            automatic_colour = gr.Checkbox(
+                value=False,
+                interactive=status.diffusion_available,
+                label="Automatic colour (no reference; diffusion engine)",
+                info="The diffusion model chooses the colours."
+                if status.diffusion_available
+                else "Unavailable here: the classical engine colours only from a reference photo.",
+                elem_id="restore-automatic-colour",
+            )
+            with gr.Accordion("Advanced", open=False):
+                controls = build_engine_controls()
+            restore_button = gr.Button("Restore", variant="primary", elem_id="restore-run")
+    panel = build_result_panel("restore")
+    stage_gallery = gr.Gallery(label="The photo after each step", columns=5, height=220, format="png",
+                               visible=False, buttons=["fullscreen"], elem_id="restore-stages")
+    size = gr.State(None)
+
+    chain_controls = [scratch_on, denoise_on, face_on, colorize_on, reference, automatic_colour, controls.engine]
+    run_inputs = [photo, scratch_on, sensitivity, denoise_on, denoise_strength, face_on, fidelity, colorize_on,
+                  reference, automatic_colour, *controls.components]
+    photo.change(
+        lambda: (None, gr.Gallery(value=[], visible=False), *ResultPanel.cleared()),
+        inputs=None,
+        outputs=[size, stage_gallery, *panel.components],
+        queue=False,
+        api_visibility="private",
+    ).then(inspect_restore_photo, inputs=[photo, *chain_controls], outputs=[size, estimate], api_visibility="private")
+    for control in chain_controls:
+        control.change(restore_estimate, inputs=[size, *chain_controls], outputs=[estimate], queue=False,
+                       api_visibility="private")
+    restore_button.click(
+        restore_page,
+        inputs=run_inputs,
+        outputs=[*panel.components, stage_gallery],
+        **RESTORE_WORK,
+        api_visibility="private",
+    )
+    example_gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private").then(
+        restore_page,
+        inputs=run_inputs,
+        outputs=[*panel.components, stage_gallery],
+        **RESTORE_WORK,
+        api_visibility="private",
+    )
+    gr.api(restore_api, api_name="restore", **RESTORE_WORK)
 
 
 TAB_BUILDERS = {
@@ -1103,26 +1673,95 @@ TAB_BUILDERS = {
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SharedView:
+    """The part of the page a share link opens: hidden unless the page's URL has ``?result=ID``."""
+
+    column: gr.Column
+    comparison: gr.ImageSlider
+    download: gr.DownloadButton
+    info: gr.Markdown
+
+    @property
+    def components(self) -> list:
+        return [self.column, self.comparison, self.download, self.info]
+
+
+def build_shared_view() -> SharedView:
+    with gr.Column(visible=False, elem_id="shared-result") as column:
+        gr.Markdown("## A restored photo shared with you")
+        info = gr.Markdown(elem_id="shared-result-info")
+        comparison = gr.ImageSlider(label="Before / after", type="filepath", format="png", interactive=False,
+                                    max_height=640, elem_id="shared-before-after")
+        download = gr.DownloadButton("Download the restored photo (PNG)", visible=False, variant="primary",
+                                     elem_id="shared-download")
+    return SharedView(column, comparison, download, info)
+
+
+def show_shared(request: gr.Request):
+    """Values of the shared view for the page's ``?result=ID`` (hidden without one). A bad,
+    guessed or expired id shows one message and nothing else."""
+    share_id = request.query_params.get("result") if request is not None else None
+    if share_id is None:
+        return gr.Column(visible=False), None, gr.DownloadButton(visible=False), ""
+    try:
+        shared = shares.open_shared(share_id)
+    except shares.ShareNotFoundError as error:
+        return gr.Column(visible=True), None, gr.DownloadButton(visible=False), f"**{error}**"
+    details = shared.details
+    minutes = max(1, round(shared.expires_in / 60))
+    text = (
+        f"{' → '.join(details.get('stages', []))} · **Engine that ran:** {details.get('engine')} · "
+        f"{details.get('width')}×{details.get('height')} px · this link works for about {minutes} more minutes."
+    )
+    button = gr.DownloadButton(label="Download the restored photo (PNG)", value=str(shared.after), visible=True)
+    return gr.Column(visible=True), (str(shared.before), str(shared.after)), button, text
+
+
 def _engine_notice() -> str:
     """Markdown notice saying which engine runs here (and how to get the diffusion one)."""
     return engine_status().message
 
 
+def launch_options() -> dict:
+    """Keyword arguments for ``demo.launch`` that the app relies on (the upload limit)."""
+    return {"max_file_size": MAX_FILE_SIZE, "css": _PAGE_CSS}
+
+
+_PAGE_CSS = """
+.limits p { font-size: var(--text-sm); opacity: 0.8; }
+@media (max-width: 480px) { .gradio-container { padding-left: 4px !important; padding-right: 4px !important; } }
+"""
+
+
 def build_demo() -> gr.Blocks:
-    """Build the app (no model is loaded here; the pipeline loads what it needs on first use)."""
-    with gr.Blocks(title="Old-photo restoration", delete_cache=(3600, 7200)) as demo:
+    """Build the app (no model is loaded here; the pipeline loads what it needs on first use).
+
+    Uploads (gradio's cache) and results (:mod:`restoration.outputs`) live as long as
+    ``RESTORATION_MAX_AGE_SECONDS`` says (an hour by default). The restoring events share the
+    concurrency id "restore" without a gradio limit: :data:`WORK_SLOTS` limits them per engine.
+    """
+    max_age = int(outputs.configured_max_age())
+    gr.set_static_paths([EXAMPLES_DIR])
+    with gr.Blocks(title="Old-photo restoration", delete_cache=(max(60, max_age // 4), max_age)) as demo:
+        shared = build_shared_view()  # first: a share link opens on the result
         gr.Markdown(INTRO)
+        with gr.Accordion("What each tab does", open=False):
+            gr.Markdown(TABS_HELP)
         notice = gr.Markdown(_engine_notice(), elem_id="engine-notice")
+        with gr.Tab("Restore", id="restore"):
+            build_restore_tab()
         for stage in STAGES:
-            with gr.Tab(stage.title):
+            with gr.Tab(stage.title, id=stage.name):
                 TAB_BUILDERS[stage.name]()
         # Weights may be downloaded while the app runs: refresh the notice on every page load.
         demo.load(_engine_notice, outputs=[notice], queue=False, api_visibility="private")
-    demo.queue(default_concurrency_limit=1, max_size=32)
+        demo.load(show_shared, inputs=None, outputs=shared.components, queue=False, api_visibility="private")
+    demo.queue(default_concurrency_limit=1, max_size=MAX_QUEUE)
     return demo
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     zerogpu.preload_for_zero_gpu()
-    build_demo().launch()
+    build_demo().launch(**launch_options())

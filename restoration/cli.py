@@ -12,7 +12,11 @@ The stage flags come from each stage's options dataclass (see ``restoration.opti
 of a stage that is not in ``--tasks`` is an error. Outputs are ``DIR/<stem>.png`` (and
 ``DIR/<stem>.mask.png`` with ``--save-mask``); existing
 outputs are skipped unless ``--overwrite``, so a stopped run resumes. One bad file never stops
-a folder run. Exit codes: 0 all done, 1 some inputs failed, 2 usage or bad input, 3 weights
+a folder run. Without ``--tasks`` every stage runs (colorize only with ``--reference`` or
+``--hints``). For each photo the standard output lists every stage run with the share of pixels
+it changed ("changed nothing" included) and its notice; ``--report`` holds the same and each
+stage's findings; each output PNG records it as its XMP edit history (``restoration.provenance``).
+Exit codes: 0 all done, 1 some inputs failed, 2 usage or bad input, 3 weights
 needed but unavailable.
 """
 
@@ -25,7 +29,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import imageio, pipeline, weights
+from . import imageio, pipeline, provenance, weights
 from .errors import InputError, RestorationError, WeightsUnavailableError
 from .options import ENGINES, OptionField, RestoreOptions, input_fields, option_fields
 from .pipeline import detect_scratches, parse_tasks, restore, stage_named
@@ -142,6 +146,8 @@ def _restore_command(arguments: argparse.Namespace) -> int:
             entries.append(entry)
             if entry["status"] == "error":
                 tqdm.write(f"error: {path}: {entry['error']}", file=sys.stderr)
+            else:
+                tqdm.write(_printed_summary(entry), file=sys.stdout)
             if entry.get("weights_unavailable"):
                 break
     if arguments.report is not None:
@@ -219,7 +225,7 @@ def _restore_one(path: Path, tasks: tuple[str, ...], options: RestoreOptions, ar
         if arguments.save_mask and "scratch" in result.masks:
             imageio.save_mask(result.masks["scratch"], mask_output)
             entry["mask"] = str(mask_output)
-        imageio.save_photo(photo.with_pixels(result.image), output)
+        provenance.save_restored(photo, result, output, source_name=path.name)
     except RestorationError as error:
         failure = entry | {"status": "error", "error": str(error), "bad_input": isinstance(error, InputError)}
         return failure | {"weights_unavailable": isinstance(error, WeightsUnavailableError)}
@@ -229,6 +235,22 @@ def _restore_one(path: Path, tasks: tuple[str, ...], options: RestoreOptions, ar
     summary = result.summary()
     summary["notices"] = list(photo.metadata.notices) + summary["notices"]
     return entry | {"status": "done", "size": list(photo.size)} | summary
+
+
+def _printed_summary(entry: dict) -> str:
+    """Lines for one done or skipped input: where it went, the engine, and every stage run with
+    the share of pixels it changed (stages that changed nothing too) and its notice."""
+    if entry["status"] == "skipped":
+        return f"{entry['input']}: skipped, {entry['reason']}"
+    seconds = sum(stage["seconds"] for stage in entry["stages"])
+    lines = [f"{entry['input']} -> {entry['output']} ({entry['engine']} engine, {seconds:.1f} s)"]
+    for stage in entry["stages"]:
+        changed = stage["changed_percent"]
+        did = f"changed {changed:g} % of the pixels" if changed > 0 else "changed nothing"
+        notice = stage["findings"].get("notice")
+        lines.append(f"  {stage['name']:<9} {did}" + (f"; {notice}" if notice else ""))
+    lines += [f"  note: {notice}" for notice in entry["notices"] if notice not in {s["findings"].get("notice") for s in entry["stages"]}]
+    return "\n".join(lines)
 
 
 def _write_report(path: Path, entries: list[dict]) -> None:

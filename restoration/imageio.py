@@ -33,7 +33,14 @@ from PIL import Image, ImageCms
 from .decoding import decode, decode_16bit_colour, frame_notice, open_image, tile_rawmode
 from .errors import InputError
 from .luma import luma
-from .metadata import PhotoMetadata, apply_orientation, icc_space, orientation_of, read_exif
+from .metadata import (
+    PhotoMetadata,
+    apply_orientation,
+    icc_space,
+    orientation_of,
+    read_exif,
+    read_text,
+)
 from .png_writer import encode_png_channels, pil_image, quantize, write_atomic
 
 __all__ = [
@@ -287,6 +294,7 @@ def _photo_from_pil(im: Image.Image, *, label: str, read_bytes, limit: int) -> P
 
     icc = im.info.get("icc_profile") or None
     orientation, exif = read_exif(im, notices)
+    text = read_text(im, notices)
 
     colour, alpha, bit_depth, single = _pil_to_arrays(im, icc=icc, notices=notices)
     if wide_colour:
@@ -308,6 +316,7 @@ def _photo_from_pil(im: Image.Image, *, label: str, read_bytes, limit: int) -> P
         icc_profile=None if im.mode == "CMYK" else icc,  # CMYK is converted to sRGB
         exif=exif,
         notices=tuple(notices),
+        text=text,
     )
     return _make_photo(colour, alpha, single=single, orientation=orientation, metadata=metadata)
 
@@ -489,7 +498,7 @@ def _is_gray_content(rgb: np.ndarray) -> bool:
 # Saving photos
 
 
-def save_photo(photo: Photo, path: str | os.PathLike) -> Path:
+def save_photo(photo: Photo, path: str | os.PathLike, *, text: Iterable[tuple[str, str]] = ()) -> Path:
     """Write ``photo`` as a lossless PNG (see :func:`encode_png`); returns the path written.
 
     Args:
@@ -497,26 +506,35 @@ def save_photo(photo: Photo, path: str | os.PathLike) -> Path:
         path: destination ending in ``.png``. Missing parent folders are created. The file is
             written to a hidden temporary name and renamed, so a stopped run never leaves a
             half-written output behind.
+        text: (keyword, value) text metadata to write, replacing the source's under the same
+            keyword (e.g. the XMP packet that :mod:`restoration.provenance` extends).
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError(f"photos are saved as PNG; give a path ending in .png, got {str(path)!r}")
-    write_atomic(path, encode_png(photo))
+    write_atomic(path, encode_png(photo, text=text))
     return path
 
 
-def encode_png(photo: Photo) -> bytes:
+def encode_png(photo: Photo, *, text: Iterable[tuple[str, str]] = ()) -> bytes:
     """PNG bytes of ``photo``, as :func:`save_photo` writes them.
 
     Gray photos give a gray PNG ("L", 16-bit gray or "LA"), colour photos RGB(A); 8 or 16 bits
-    per channel as ``photo.metadata.bit_depth``; alpha, ICC profile and EXIF included. A gray
-    photo whose ICC profile is an RGB profile is written as RGB with three equal channels (PNG
-    forbids an RGB profile in a gray image); a gray-only profile is left out of a colour output.
+    per channel as ``photo.metadata.bit_depth``; alpha, ICC profile, EXIF and the source's text
+    metadata (``photo.metadata.text``: XMP, PNG Title/Author/...) included, ``text`` replacing
+    entries with the same keyword. A gray photo whose ICC profile is an RGB profile is written
+    as RGB with three equal channels (PNG forbids an RGB profile in a gray image); a gray-only
+    profile is left out of a colour output.
     """
     if not isinstance(photo, Photo):
         raise InputError(f"expected a Photo, got {type(photo).__name__}")
     channels, icc = _output_layout(photo)
-    return encode_png_channels(channels, bit_depth=photo.metadata.bit_depth, icc=icc, exif=photo.metadata.exif)
+    given = list(text)
+    replaced = {key for key, _ in given}
+    kept = [(key, value) for key, value in photo.metadata.text if key not in replaced]
+    return encode_png_channels(
+        channels, bit_depth=photo.metadata.bit_depth, icc=icc, exif=photo.metadata.exif, text=kept + given
+    )
 
 
 def to_pil(photo: Photo) -> Image.Image:

@@ -9,6 +9,11 @@ EXIF: the orientation is read from a decoded image and applied to the pixels on 
 EXIF block kept for the output says orientation 1 (changed in place, every other byte kept).
 A TIFF's "EXIF" is its whole tag directory: only descriptive tags are kept from it.
 ICC: profiles are kept as bytes; :func:`icc_space` tells a gray from an RGB or CMYK profile.
+Text: the source's XMP packet (PNG iTXt ``XML:com.adobe.xmp``, JPEG/WebP APP1 or chunk, TIFF
+tag 700) and a PNG's descriptive text chunks (Title, Author, Copyright, ...) are kept, so that an
+edit history recorded in the source survives (:mod:`restoration.provenance` appends to it).
+
+References: Adobe XMP Specification Part 3 (2020), "Storage in files": PNG and JPEG.
 """
 
 from __future__ import annotations
@@ -20,16 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from . import xmp
 from .errors import InputError
 
 __all__ = [
     "EXIF_HEADER",
     "ORIENTATION_TAG",
+    "XMP_KEYWORD",
     "PhotoMetadata",
     "apply_orientation",
     "icc_space",
     "orientation_of",
     "read_exif",
+    "read_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -38,6 +46,15 @@ ORIENTATION_TAG = 0x0112
 """EXIF tag number of the orientation (values 1-8, 1 = upright)."""
 EXIF_HEADER = b"Exif\x00\x00"
 """Prefix of an EXIF block as Pillow keeps it in ``info["exif"]`` (a PNG eXIf chunk omits it)."""
+
+XMP_KEYWORD = "XML:com.adobe.xmp"
+"""Keyword of the PNG iTXt chunk that holds an XMP packet (XMP Specification Part 3)."""
+_XMP_TIFF_TAG = 700
+# PNG text keywords kept from a source PNG: the descriptive ones the PNG specification defines.
+# "Software" is left out (the output names the program that wrote it), and so are other
+# keywords, e.g. ImageMagick's "Raw profile type exif", whose copy of the EXIF could disagree
+# with the eXIf chunk written (the orientation is applied on load).
+_PNG_TEXT_KEEP = ("Title", "Author", "Description", "Copyright", "Creation Time", "Disclaimer", "Warning", "Source", "Comment")
 
 # EXIF tags kept from a TIFF source (whose "EXIF" is the whole TIFF directory: strip offsets,
 # compression and other layout tags must not be copied into the PNG).
@@ -60,6 +77,8 @@ class PhotoMetadata:
         exif: EXIF block (starting with ``b"Exif\\0\\0"``) written to the output, or None. Its
             orientation tag is 1 because the orientation is applied to the pixels on load.
         notices: sentences for the user about what was adjusted on load.
+        text: text metadata written to the output as (keyword, value) pairs: the source's XMP
+            packet under :data:`XMP_KEYWORD`, and a PNG source's descriptive text chunks.
     """
 
     source_format: str | None
@@ -68,6 +87,7 @@ class PhotoMetadata:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     notices: tuple[str, ...] = ()
+    text: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.bit_depth not in (8, 16):
@@ -110,6 +130,52 @@ def read_exif(im: Image.Image, notices: list[str]) -> tuple[int, bytes | None]:
         logger.info("EXIF could not be rewritten: %s", exc)
         notices.append("the EXIF metadata could not be kept")
     return orientation, None
+
+
+def read_text(im: Image.Image, notices: list[str]) -> tuple[tuple[str, str], ...]:
+    """Text metadata to keep from a decoded image: (keyword, value) pairs.
+
+    Args:
+        im: a decoded Pillow image (a PNG keeps text chunks found after the pixel data too).
+        notices: sentences for the user; one is appended when an XMP packet cannot be read.
+
+    Returns:
+        The XMP packet as ``(XMP_KEYWORD, packet)`` if the file has one (its
+        ``tiff:Orientation`` set to 1, as the orientation is applied on load), then a PNG's
+        descriptive text chunks (``_PNG_TEXT_KEEP``) in file order.
+    """
+    kept: list[tuple[str, str]] = []
+    raw = im.info.get("xmp") or im.info.get(XMP_KEYWORD)
+    if raw is None and hasattr(im, "tag_v2"):
+        raw = im.tag_v2.get(_XMP_TIFF_TAG)
+    if raw:
+        packet = _xmp_text(raw)
+        if packet is None:
+            notices.append("the XMP metadata could not be read and was dropped")
+        elif packet.strip():
+            kept.append((XMP_KEYWORD, xmp.upright(packet)))
+    if im.format == "PNG":
+        chunks = getattr(im, "text", {}) or {}
+        kept += [(key, str(value)) for key, value in chunks.items() if key in _PNG_TEXT_KEEP]
+    return tuple(kept)
+
+
+def _xmp_text(raw: object) -> str | None:
+    """An XMP packet as text (UTF-8 or UTF-16 bytes, or str), None when it is not text."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, tuple) and raw and isinstance(raw[0], (bytes, bytearray)):  # TIFF BYTE arrays
+        raw = b"".join(raw)
+    if not isinstance(raw, (bytes, bytearray)):
+        return None
+    raw = bytes(raw).rstrip(b"\x00")
+    for encoding in ("utf-8", "utf-16"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    logger.info("XMP packet is neither UTF-8 nor UTF-16")
+    return None
 
 
 def orientation_of(im: Image.Image) -> int:

@@ -2,8 +2,8 @@
 
 Every request writes into a new folder of its own, with an unguessable name, under one root
 folder (``RESTORATION_OUTPUT_DIR``, else ``<system temp>/restoration-app``). Requests run
-concurrently, so no two ever share a path. Folders older than an hour (by default) are removed
-when a new one is made: the app serves each file right after writing it, and nothing else keeps
+concurrently, so no two ever share a path. Folders older than an hour (by default; set
+``RESTORATION_MAX_AGE_SECONDS`` to change it) are removed when a new one is made: the app serves each file right after writing it, and nothing else keeps
 them. Only this app's folders directly in the root are ever removed; symbolic links are never
 followed.
 """
@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -23,8 +24,12 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
+    "MAX_AGE_ENV",
     "OUTPUT_DIR_ENV",
+    "configured_max_age",
+    "folder_id",
     "fresh_output_dir",
+    "output_dir_with_id",
     "output_root",
     "remove_old_output_dirs",
     "safe_stem",
@@ -35,13 +40,16 @@ logger = logging.getLogger(__name__)
 OUTPUT_DIR_ENV = "RESTORATION_OUTPUT_DIR"
 """Environment variable naming the root folder of the output folders (read at each call)."""
 DEFAULT_MAX_AGE_SECONDS = 3600.0
-"""Output folders older than this are removed when a new one is made."""
+"""Output folders older than this are removed when a new one is made (unless configured)."""
+MAX_AGE_ENV = "RESTORATION_MAX_AGE_SECONDS"
+"""Environment variable: seconds an output folder (a result, a shared result) lives (read at each call)."""
 
 _PREFIX = "request-"
 _REMOVING = "removing-"
 # This app's folders: "request-<32 hex>" (older versions used tempfile.mkdtemp's 8 characters
 # [a-z0-9_]) and "removing-<32 hex>" (claimed for removal by a sweep that did not finish).
 _OURS = re.compile(r"(?:request|removing)-[a-z0-9_]{8,64}")
+_FOLDER_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16): 128 random bits
 _STEM_MAX_BYTES = 80
 
 
@@ -54,12 +62,32 @@ def output_root() -> Path:
     return Path(tempfile.gettempdir()) / "restoration-app"
 
 
-def fresh_output_dir(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> Path:
+def configured_max_age() -> float:
+    """Seconds an output folder lives: ``$RESTORATION_MAX_AGE_SECONDS`` if set, else
+    :data:`DEFAULT_MAX_AGE_SECONDS`.
+
+    Raises:
+        ValueError: the variable is not a positive number of seconds (quoting it).
+    """
+    configured = os.environ.get(MAX_AGE_ENV, "").strip()
+    if not configured:
+        return DEFAULT_MAX_AGE_SECONDS
+    try:
+        seconds = float(configured)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{MAX_AGE_ENV} must be a number of seconds > 0 such as 3600, got {configured!r}")
+    return seconds
+
+
+def fresh_output_dir(*, max_age_seconds: float | None = None) -> Path:
     """A new, empty folder for one request's output files, first removing stale ones.
 
     Args:
         max_age_seconds: this app's folders last modified more than this many seconds ago
-            (> 0) are removed first (see :func:`remove_old_output_dirs`).
+            (> 0) are removed first (see :func:`remove_old_output_dirs`); None =
+            :func:`configured_max_age`.
 
     Returns:
         ``<output_root()>/request-<32 random hex digits>``, created with mode 0o700; no two
@@ -69,7 +97,7 @@ def fresh_output_dir(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> Pat
         ValueError: ``max_age_seconds`` is not positive.
         OSError: the root folder can not be created or written.
     """
-    _check_max_age(max_age_seconds)
+    max_age_seconds = _check_max_age(max_age_seconds)
     root = output_root()
     root.mkdir(parents=True, exist_ok=True)
     remove_old_output_dirs(max_age_seconds=max_age_seconds)
@@ -83,7 +111,38 @@ def fresh_output_dir(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> Pat
     raise FileExistsError(f"could not create a new output folder in {root}")
 
 
-def remove_old_output_dirs(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> int:
+def folder_id(folder: str | os.PathLike) -> str:
+    """The random part of an output folder made by :func:`fresh_output_dir` (32 hex digits).
+
+    Raises:
+        ValueError: ``folder`` is not such a folder's path.
+    """
+    folder = Path(folder)
+    identifier = folder.name.removeprefix(_PREFIX)
+    if folder.parent != output_root() or not folder.name.startswith(_PREFIX) or not _FOLDER_ID.fullmatch(identifier):
+        raise ValueError(f"{folder} is not an output folder of this app")
+    return identifier
+
+
+def output_dir_with_id(identifier: object) -> Path | None:
+    """The output folder whose :func:`folder_id` is ``identifier``, or None.
+
+    None unless ``identifier`` is exactly 32 lowercase hex digits and names an existing
+    directory (not a symbolic link) directly in :func:`output_root`: any other text (a path,
+    ``..``, another length or alphabet) never reaches the file system.
+    """
+    if not isinstance(identifier, str) or not _FOLDER_ID.fullmatch(identifier):
+        return None
+    folder = output_root() / f"{_PREFIX}{identifier}"
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return None
+    except OSError:
+        return None
+    return folder
+
+
+def remove_old_output_dirs(*, max_age_seconds: float | None = None) -> int:
     """Remove this app's output folders last modified more than ``max_age_seconds`` ago.
 
     Only directories (not symbolic links) directly in :func:`output_root` whose names this module
@@ -93,12 +152,12 @@ def remove_old_output_dirs(*, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) 
     skipped. Failures are logged, never raised.
 
     Args:
-        max_age_seconds: age limit in seconds (> 0).
+        max_age_seconds: age limit in seconds (> 0); None = :func:`configured_max_age`.
 
     Returns:
         The number of folders removed.
     """
-    _check_max_age(max_age_seconds)
+    max_age_seconds = _check_max_age(max_age_seconds)
     root = output_root()
     now = time.time()
     removed = 0
@@ -150,9 +209,13 @@ def safe_stem(name: str | os.PathLike) -> str:
     return cleaned or "photo"
 
 
-def _check_max_age(max_age_seconds: float) -> None:
+def _check_max_age(max_age_seconds: float | None) -> float:
+    """``max_age_seconds``, or the configured age when None; ValueError unless > 0."""
+    if max_age_seconds is None:
+        return configured_max_age()
     if not max_age_seconds > 0:
         raise ValueError(f"max_age_seconds must be > 0, got {max_age_seconds!r}")
+    return max_age_seconds
 
 
 def _remove_tree(folder: Path) -> None:

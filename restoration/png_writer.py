@@ -6,10 +6,14 @@ This module knows channels and bytes, not photos: :func:`restoration.imageio.enc
 the layout (gray or RGB, which ICC profile fits) and hands the channels over.
 
 8-bit PNGs are written by Pillow. Pillow cannot write 16-bit colour, so 16-bit PNGs are written
-chunk by chunk here (IHDR, iCCP, eXIf, IDAT, IEND).
+chunk by chunk here (IHDR, iCCP, eXIf, tEXt/iTXt, IDAT, IEND).
+
+Text metadata: Latin-1 text is written as tEXt, other text and the XMP packet as uncompressed
+iTXt (XMP readers expect the packet in clear text under the keyword ``XML:com.adobe.xmp``).
 
 References: Portable Network Graphics (PNG) Specification, Third Edition (W3C, 2025): chunk
-layout and CRC, filter type 2 "Up", the iCCP and eXIf chunks.
+layout and CRC, filter type 2 "Up", the iCCP, eXIf, tEXt and iTXt chunks. Adobe XMP
+Specification Part 3 (2020), 1.1.5 PNG.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import os
 import struct
 import threading
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from .errors import InputError
-from .metadata import EXIF_HEADER
+from .metadata import EXIF_HEADER, XMP_KEYWORD
 
 __all__ = ["COMPRESS_LEVEL", "encode_png_channels", "pil_image", "quantize", "write_atomic"]
 
@@ -53,7 +58,12 @@ def pil_image(data: np.ndarray) -> Image.Image:
 
 
 def encode_png_channels(
-    channels: np.ndarray, *, bit_depth: int, icc: bytes | None = None, exif: bytes | None = None
+    channels: np.ndarray,
+    *,
+    bit_depth: int,
+    icc: bytes | None = None,
+    exif: bytes | None = None,
+    text: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """PNG bytes of an image given as channels.
 
@@ -63,6 +73,8 @@ def encode_png_channels(
         icc: ICC profile to embed (iCCP chunk), or None. It must suit the channels (a gray
             profile for 1-2 channels, an RGB one for 3-4); the caller checks.
         exif: EXIF block to embed (eXIf chunk), with or without the ``b"Exif\\0\\0"`` prefix, or None.
+        text: (keyword, value) pairs written as tEXt or iTXt chunks, in this order; keywords
+            are 1-79 Latin-1 characters (others are refused).
 
     Returns:
         The PNG file's bytes.
@@ -71,19 +83,57 @@ def encode_png_channels(
         raise InputError(f"PNG channels must have shape (H, W, 1-4), got {channels.shape}")
     if bit_depth not in (8, 16):
         raise InputError(f"PNG bit depth must be 8 or 16, got {bit_depth!r}")
+    text = [(_checked_keyword(key), str(value)) for key, value in text]
     if bit_depth == 16:
-        return _png16(quantize(channels, 16), icc=icc, exif=exif)
+        return _png16(quantize(channels, 16), icc=icc, exif=exif, text=text)
     options: dict[str, object] = {"compress_level": COMPRESS_LEVEL}
     if icc:
         options["icc_profile"] = icc
     if exif:
         options["exif"] = exif
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in text:
+            if _needs_itxt(key, value):
+                info.add_itxt(key, value, zip=False)
+            else:
+                info.add_text(key, value)
+        options["pnginfo"] = info
     buffer = io.BytesIO()
     pil_image(quantize(channels, 8)).save(buffer, format="PNG", **options)
     return buffer.getvalue()
 
 
-def _png16(data: np.ndarray, *, icc: bytes | None, exif: bytes | None) -> bytes:
+def _checked_keyword(key: str) -> str:
+    """A PNG text keyword: 1-79 Latin-1 characters, no leading, trailing or double spaces."""
+    try:
+        key.encode("latin-1")
+    except (UnicodeEncodeError, AttributeError):
+        raise InputError(f"PNG text keywords must be Latin-1 text, got {key!r}") from None
+    if not 1 <= len(key) <= 79 or key != key.strip() or "  " in key:
+        raise InputError(f"PNG text keywords must be 1-79 characters without outer or double spaces, got {key!r}")
+    return key
+
+
+def _needs_itxt(key: str, value: str) -> bool:
+    """XMP, and text that Latin-1 (tEXt) cannot hold, go into iTXt chunks."""
+    if key == XMP_KEYWORD:
+        return True
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    """A tEXt chunk, or an uncompressed iTXt chunk (no language tag) when :func:`_needs_itxt`."""
+    if _needs_itxt(key, value):
+        return _chunk(b"iTXt", key.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
+    return _chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1"))
+
+
+def _png16(data: np.ndarray, *, icc: bytes | None, exif: bytes | None, text: Sequence[tuple[str, str]] = ()) -> bytes:
     """Encode (H, W, C) uint16, C in 1-4 (gray, gray+alpha, RGB, RGBA), as a 16-bit PNG.
 
     Every row uses the "Up" filter: on 12 MP photos it compressed better than libpng's
@@ -96,6 +146,7 @@ def _png16(data: np.ndarray, *, icc: bytes | None, exif: bytes | None) -> bytes:
         parts.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
     if exif:
         parts.append(_chunk(b"eXIf", exif[len(EXIF_HEADER) :] if exif.startswith(EXIF_HEADER) else exif))
+    parts += [_text_chunk(key, value) for key, value in text]
     rows = data.astype(">u2").view(np.uint8).reshape(height, width * channels * 2)
     compressor = zlib.compressobj(COMPRESS_LEVEL)
     for start in range(0, height, _ROWS_PER_BLOCK):

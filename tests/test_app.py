@@ -4,9 +4,11 @@ The server runs in this process, so a test can monkeypatch the pipeline the app 
 """
 
 import io
+import itertools
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,7 +22,20 @@ sys.path.insert(0, str(Path(__file__).absolute().parents[1]))
 
 import app  # noqa: E402
 
+README = Path(__file__).absolute().parents[1] / "README.md"
 
+
+@pytest.fixture(scope="module")
+def server():
+    """The app as ``python app.py`` serves it (``launch_options``: the upload limit), on a free port."""
+    from conftest import _free_port
+
+    demo = app.build_demo()
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True, **app.launch_options()
+    )
+    yield url
+    demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +59,9 @@ def read(path) -> tuple[np.ndarray, Image.Image]:
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0, image
 
 
-def app_error(client, *args, api_name) -> str:
+def app_error(client, *args, api_name, **kwargs) -> str:
     with pytest.raises(AppError) as caught:
-        client.predict(*args, api_name=api_name)
+        client.predict(*args, api_name=api_name, **kwargs)
     message = str(caught.value)
     assert "Traceback" not in message
     return message
@@ -55,10 +70,14 @@ def app_error(client, *args, api_name) -> str:
 def test_api_lists_the_documented_endpoints_with_their_parameters(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert set(endpoints) == {
-        "/detect_scratches", "/restore_scratches", "/estimate_degradation", "/denoise",
+        "/restore", "/detect_scratches", "/restore_scratches", "/estimate_degradation", "/denoise",
         "/detect_faces", "/restore_faces", "/colorize",
     }
     names = lambda name: [p["parameter_name"] for p in endpoints[name]["parameters"]]  # noqa: E731
+    assert names("/restore") == [
+        "photo", "scratch", "sensitivity", "denoise", "denoise_strength", "face", "fidelity", "colorize", "reference",
+        "automatic_colour", "engine", "seed", "steps", "fast",
+    ]
     assert names("/detect_scratches") == ["photo", "sensitivity"]
     assert names("/restore_scratches") == [
         "photo", "mask", "sensitivity", "engine", "seed", "steps", "fast", "mask_mode",
@@ -258,8 +277,227 @@ def test_a_restore_before_the_estimates_arrive_estimates_instead_of_turning_step
     path = tmp_path / "grainy.png"
     save_uint8(np.clip(clean + rng.normal(0, 12 / 255, clean.shape[:2])[..., None], 0, 1), path)
 
-    _, _, text = app.restore_denoise_page(str(path), None, 0, 0, 0, True, 0, "classical", 0, 0, False, progress=None)
-    _, _, text_after = app.restore_denoise_page(str(path), str(path), 0, 0, 0, True, 0, "classical", 0, 0, False, progress=None)
+    _, _, text, *_ = app.restore_denoise_page(str(path), None, 0, 0, 0, True, 0, "classical", 0, 0, False, progress=None)
+    _, _, text_after, *_ = app.restore_denoise_page(str(path), str(path), 0, 0, 0, True, 0, "classical", 0, 0, False, progress=None)
 
     assert float(re.search(r"grain ([0-9.]+) levels", text).group(1)) > 5  # the sliders were not set yet: estimated
     assert "grain 0.0 levels" in text_after  # the user's 0 once the sliders showed this photo's estimates
+
+
+# ------------------------------------------------------------------------------------------------
+# The Restore tab's endpoint: the whole chain
+# ------------------------------------------------------------------------------------------------
+
+
+def test_restore_runs_every_stage_in_order_and_keeps_the_size(client, scratched_photo):
+    path, clean, mask = scratched_photo
+    damaged, _ = read(path)
+
+    restored_path, summary = client.predict(handle_file(path), api_name="/restore")
+
+    restored, image = read(restored_path)
+    assert image.format == "PNG" and image.size == (128, 96)
+    assert [stage["name"] for stage in summary["stages"]] == ["scratch", "denoise", "face"]
+    assert all(stage["seconds"] >= 0 for stage in summary["stages"])
+    assert np.abs(restored - clean)[mask].mean() < 0.35 * np.abs(damaged - clean)[mask].mean()
+    assert any("Colour was not added" in notice for notice in summary["notices"])
+    history = image.info["XML:com.adobe.xmp"]  # the provenance the output carries
+    assert "scratched.png" in history
+    assert re.findall(r"<stEvt:parameters>(\w+) stage, classical engine", history) == ["scratch", "denoise", "face"]
+
+
+def test_restore_stages_can_be_switched_off(client, scratched_photo):
+    _, summary = client.predict(
+        handle_file(scratched_photo[0]), denoise=False, face=False, api_name="/restore"
+    )
+    assert [stage["name"] for stage in summary["stages"]] == ["scratch"]
+    message = app_error(
+        client, handle_file(scratched_photo[0]), scratch=False, denoise=False, face=False, colorize=False,
+        api_name="/restore",
+    )
+    assert message == "every stage is switched off; switch on at least one"
+
+
+def test_restore_colours_from_a_reference_and_says_automatic_colour_needs_diffusion(client, tmp_path):
+    gray = smooth_photo(96, 128, gray=True)
+    gray_path, reference_path = tmp_path / "gray.png", tmp_path / "colour.png"
+    save_uint8(gray, gray_path)
+    save_uint8(smooth_photo(96, 128), reference_path)
+
+    coloured_path, summary = client.predict(
+        handle_file(gray_path), reference=handle_file(reference_path), api_name="/restore"
+    )
+    automatic_path, automatic = client.predict(handle_file(gray_path), automatic_colour=True, api_name="/restore")
+
+    coloured, _ = read(coloured_path)
+    assert summary["stages"][-1]["name"] == "colorize"
+    assert np.ptp(coloured, axis=2).mean() > 0.02  # it gained colour
+    assert [stage["name"] for stage in automatic["stages"]] == ["scratch", "denoise", "face"]
+    assert any("Automatic colour needs the diffusion engine" in notice for notice in automatic["notices"])
+    assert np.ptp(read(automatic_path)[0], axis=2).max() <= 1 / 255  # still gray: no failure, no colour
+
+
+def distinct_photos(count: int, height: int = 96, width: int = 128):
+    """``count`` different scratched photos: a gradient with a dark square in a different place
+    each; (damaged (H, W, 3) float32, (H, W) bool scratch) pairs."""
+    photos = []
+    for index in range(count):
+        clean = smooth_photo(height, width)
+        top, left = 10 + 9 * (index % 4), 12 + 60 * (index // 4)
+        clean[top : top + 30, left : left + 30] *= 0.35
+        photos.append(scratched(clean))
+    return photos
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.mean(axis=2).ravel(), b.mean(axis=2).ravel())[0, 1])
+
+
+def test_eight_concurrent_clients_each_get_their_own_full_size_result(server, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = distinct_photos(8, 112, 150)
+    paths = []
+    for index, (damaged, _) in enumerate(photos):
+        paths.append(tmp_path / f"photo{index}.png")
+        save_uint8(damaged, paths[-1])
+
+    def restore_one(index: int):
+        own_client = Client(server, verbose=False, download_files=str(tmp_path / f"client{index}"))
+        return own_client.predict(handle_file(paths[index]), api_name="/restore")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(restore_one, range(8)))
+
+    assert len({Path(path).parent for path, _ in results}) == 8
+    for index, (path, summary) in enumerate(results):
+        restored, image = read(path)
+        assert image.size == (150, 112) and image.format == "PNG"
+        assert (summary["width"], summary["height"]) == (150, 112)
+        assert [stage["name"] for stage in summary["stages"]] == ["scratch", "denoise", "face"]
+        similarity = [correlation(restored, damaged) for damaged, _ in photos]
+        assert int(np.argmax(similarity)) == index  # its own photo, nobody else's
+        damaged, mask = photos[index]
+        below = np.roll(mask, 4, axis=0)  # the photo 4 px under the scratch
+        assert np.abs(restored[mask] - restored[below]).mean() < 0.3 * np.abs(damaged[mask] - damaged[below]).mean()
+
+
+def _fake_restore(log: list, lock, seconds: float):
+    """A stand-in for ``restore`` that takes ``seconds`` and logs (engine, start, end)."""
+    import time as clock
+
+    from restoration.pipeline import RestorationResult
+
+    def fake(image, tasks, options, **kwargs):
+        started = clock.perf_counter()
+        clock.sleep(seconds)
+        with lock:
+            log.append((options.engine, started, clock.perf_counter()))
+        return RestorationResult(image=image, engine=options.engine)
+
+    return fake
+
+
+def test_diffusion_work_runs_one_at_a_time_and_classical_work_does_not_wait_for_it(server, scratched_photo, monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    log, lock = [], threading.Lock()
+    monkeypatch.setattr(app, "restore", _fake_restore(log, lock, 1.0))
+    engines = ["diffusion"] * 3 + ["classical"] * 2
+
+    def call(engine):
+        own_client = Client(server, verbose=False)
+        return own_client.predict(handle_file(scratched_photo[0]), engine=engine, api_name="/restore_scratches")
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(call, engines))
+
+    diffusion = sorted((start, end) for engine, start, end in log if engine == "diffusion")
+    classical = [end for engine, _, end in log if engine == "classical"]
+    assert len(diffusion) == 3 and len(classical) == 2
+    assert all(later[0] >= earlier[1] - 0.01 for earlier, later in itertools.pairwise(diffusion))  # one at a time
+    assert max(classical) < diffusion[-1][0]  # classical requests finished before the last diffusion one started
+
+
+def test_the_upload_limits_are_stated_and_a_larger_photo_gets_a_clear_message(client, tmp_path, monkeypatch):
+    assert app._limits_text() == "JPEG, PNG, WebP, TIFF, BMP or GIF; up to 50 MB and 50 megapixels."
+    monkeypatch.setenv("RESTORATION_MAX_PIXELS", "1000000")
+    assert "up to 50 MB and 1 megapixels" in app._limits_text()
+    path = tmp_path / "large.png"
+    Image.new("RGB", (1500, 1000), "gray").save(path)
+
+    message = app_error(client, handle_file(path), api_name="/restore")
+
+    assert message.startswith("large.png is 1500x1000 = 1.5 megapixels, over the limit of 1.0 megapixels")
+
+
+def test_an_upload_over_the_size_limit_is_refused(server, tmp_path):
+    import httpx
+
+    path = tmp_path / "huge.png"
+    with open(path, "wb") as handle:
+        handle.truncate(51 * 1024 * 1024)  # 51 MB > MAX_FILE_SIZE
+    with open(path, "rb") as handle:
+        response = httpx.post(f"{server}gradio_api/upload", files={"files": ("huge.png", handle, "image/png")}, timeout=60)
+    assert response.status_code == 413
+    assert "exceeded maximum allowed size of 52428800 bytes" in response.text
+
+
+def test_the_readme_gradio_client_example_runs_against_the_app(server, tmp_path, monkeypatch, capsys):
+    section = README.read_text(encoding="utf-8").split("## API for programs (gradio_client)", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.+?)\n```", section, flags=re.DOTALL)
+    assert 'Client("http://127.0.0.1:7860/")' in code and 'api_name="/restore"' in code
+    save_uint8(scratched(smooth_photo(96, 128))[0], tmp_path / "scan.jpg")
+    monkeypatch.chdir(tmp_path)
+
+    exec(compile(code.replace("http://127.0.0.1:7860/", server), "README.md", "exec"), {})
+
+    printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
+    assert printed[0].startswith("classical [('scratch', ") and "('face', " in printed[0]
+    assert printed[-1].startswith("classical ")
+
+
+def test_the_progress_names_the_step_running_and_each_step_leaves_a_thumbnail(scratched_photo):
+    reports = []
+
+    def progress(fraction, desc=""):
+        reports.append((fraction, desc))
+
+    outcome, _ = app.run_chain(
+        str(scratched_photo[0]), True, 0.5, True, 1.0, False, 0.7, False, None, False, "classical", 0, 0, False,
+        progress=progress, keep_stage_images=True,
+    )
+
+    descriptions = [desc for _, desc in reports]
+    assert descriptions[0].startswith("Starting: 2 step(s), about ")
+    assert "Step 1 of 2 · Scratches: starting" in descriptions
+    assert "Step 2 of 2 · Denoise / Deblur: starting" in descriptions
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert [caption for _, caption in outcome.stage_images] == [
+        "0 · your photo", "1 · after Scratches", "2 · after Denoise / Deblur",
+    ]
+    assert all(max(image.size) <= app.STAGE_THUMBNAIL_SIDE for image, _ in outcome.stage_images)
+
+
+def test_the_estimate_follows_the_requests_this_machine_ran():
+    costs = app.StageCosts({"scratch": (0.5, 2.0), "denoise": (0.0, 4.0)})
+    before = costs.estimate(2.0, ["scratch", "denoise"])
+    slow = [SimpleNamespace(name="scratch", seconds=0.5 + 2 * 20.0), SimpleNamespace(name="denoise", seconds=2 * 4.0)]
+    for _ in range(10):
+        costs.record(2.0, slow)  # scratch takes 20 s/MP here
+    after = costs.estimate(2.0, ["scratch", "denoise"])
+    assert before == pytest.approx(0.5 + 4 + 8)
+    assert after == pytest.approx(0.5 + 40 + 8, rel=0.05)
+    costs.record(0.01, [SimpleNamespace(name="scratch", seconds=100.0)])  # a tiny photo teaches nothing
+    assert costs.estimate(2.0, ["scratch", "denoise"]) == after
+
+
+def test_the_estimate_grows_with_the_photo_and_the_steps():
+    small = app.estimate_seconds(640, 480, ("scratch",), "classical")
+    assert app.estimate_seconds(1280, 960, ("scratch",), "classical") > 2 * small
+    three = app.estimate_seconds(640, 480, ("scratch", "denoise", "face"), "classical")
+    assert three == pytest.approx(small + sum(app.estimate_seconds(640, 480, (name,), "classical") for name in ("denoise", "face")))
+    text = app._estimate_text((3000, 2000), ("scratch", "denoise", "face"), "classical")
+    assert text.startswith("3000×2000 px (6.0 MP) · restoring it takes **about ")  # slow: in bold

@@ -120,10 +120,20 @@ def test_module_entry_point_prints_one_error_line(tmp_path):
     assert "empty" in completed.stderr
 
 
+def wide_tear(tmp_path) -> Path:
+    """A mask (for the 100 x 80 photos of ``folder``) marking a 16 px wide tear: damage that the
+    diffusion engine repaints (thin scratches keep the classical fill)."""
+    mask = np.zeros((80, 100), np.uint8)
+    mask[30:46, 20:80] = 255
+    path = tmp_path / "tear.png"
+    Image.fromarray(mask).save(path)
+    return path
+
+
 def test_diffusion_engine_from_the_command_line(folder, tmp_path, tiny_weights):
     report = tmp_path / "report.json"
     args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "diffusion",
-            "--steps", "2", "--seed", "5", "--report", str(report)]
+            "--steps", "2", "--seed", "5", "--mask", str(wide_tear(tmp_path)), "--report", str(report)]
     assert main(args) == EXIT_OK
     entry = json.loads(report.read_text())["inputs"][0]
     assert entry["engine"] == "diffusion" and entry["stages"][0]["findings"]["windows"] >= 1
@@ -149,7 +159,8 @@ def test_resample_and_damage_prior_reach_the_engine_from_the_command_line(folder
     monkeypatch.setattr(engine.DiffusionEngine, "inpaint", inpaint_spy)
     report = tmp_path / "report.json"
     args = ["restore", str(folder / "first.jpg"), "--output", str(tmp_path / "out"), "--engine", "diffusion",
-            "--tasks", "scratch", "--steps", "2", "--resample", "2", "--damage-prior", "--sensitivity", "0.3", "--report", str(report)]
+            "--tasks", "scratch", "--steps", "2", "--resample", "2", "--damage-prior", "--sensitivity", "0.3",
+            "--mask", str(wide_tear(tmp_path)), "--report", str(report)]
     assert main(args) == EXIT_OK
     findings = json.loads(report.read_text())["inputs"][0]["stages"][0]["findings"]
     assert calls["resample"] and set(calls["resample"]) == {2}
@@ -192,3 +203,41 @@ def test_the_default_tasks_are_every_stage_and_colorize_with_a_reference(folder,
     assert main(args + ["--reference", str(reference), "--overwrite"]) == EXIT_OK
     names = [stage["name"] for stage in json.loads(report.read_text())["inputs"][0]["stages"]]
     assert names == ["scratch", "denoise", "face", "colorize"]
+
+
+def test_the_report_and_the_printed_summary_list_every_stage_run_even_one_that_changed_nothing(folder, tmp_path, capsys):
+    source = folder / "first.jpg"
+    before = source.read_bytes()
+    report = tmp_path / "report.json"
+    args = ["restore", str(source), "--output", str(tmp_path / "out"), "--engine", "classical", "--seed", "3",
+            "--sensitivity", "0.6", "--report", str(report)]
+    assert main(args) == EXIT_OK
+    assert source.read_bytes() == before  # the input is only read
+    stages = json.loads(report.read_text())["inputs"][0]["stages"]
+    assert [stage["name"] for stage in stages] == ["scratch", "denoise", "face"]
+    changed = {stage["name"]: stage["changed_percent"] for stage in stages}
+    assert changed["scratch"] > 0 and changed["face"] == 0  # a smooth photo has no face to change
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith(f"{source} -> {tmp_path / 'out' / 'first.png'} (classical engine")
+    lines = {line.split()[0]: line for line in printed[1:]}
+    assert list(lines)[:3] == ["scratch", "denoise", "face"]
+    assert f"changed {changed['scratch']:g} % of the pixels" in lines["scratch"]
+    assert "changed nothing; No faces were found" in lines["face"]
+    # The same account is in the output's XMP history (restoration.provenance), with the seed and settings.
+    with Image.open(tmp_path / "out" / "first.png") as restored:
+        packet = restored.text["XML:com.adobe.xmp"]
+    assert packet.count("<stEvt:action>edited</stEvt:action>") == 3 and "sensitivity=0.6" in packet
+    assert "<restoration:Seed>3</restoration:Seed>" in packet and "<restoration:Engine>classical</restoration:Engine>" in packet
+    assert main(args) == EXIT_OK  # a second run skips the existing output and says so
+    assert "skipped, output exists" in capsys.readouterr().out
+
+
+def test_the_default_chain_is_every_stage_but_colorize_which_waits_for_a_reference_or_hints():
+    from restoration.pipeline import STAGES, default_tasks
+
+    waiting = {stage.name: stage.chained_when for stage in STAGES if stage.chained_when}
+    assert waiting == {"colorize": ("reference", "hints")}  # no other stage is left out of the chain
+    every = tuple(stage.name for stage in STAGES)
+    assert default_tasks() == tuple(name for name in every if name != "colorize")
+    assert default_tasks({"reference"}) == default_tasks({"hints"}) == default_tasks({"mask", "hints"}) == every
+    assert default_tasks({"mask"}) == default_tasks()

@@ -325,7 +325,7 @@ def test_app_finds_restores_and_shows_the_faces(astronaut_file):
     assert "Found" in text and choices.choices and len(gallery) == len(choices.choices)
     first = choices.choices[0][0] if isinstance(choices.choices[0], tuple) else choices.choices[0]
     values = app.restore_faces_page(str(astronaut_file), 0.7, 24, [first], False, "classical", 0, 0, False, progress=_no_progress)
-    (before, after), button, info, pairs = values
+    (before, after), button, info, *_share, pairs = values  # the panel's share controls sit before the gallery
     assert before.size == after.size and "Faces restored" in info and len(pairs) == 2 * len(gallery)
     assert pairs[1][1].endswith("left out")
     detected = app.detect_faces_api(FileData(path=str(astronaut_file)))

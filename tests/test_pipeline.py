@@ -155,6 +155,8 @@ def test_diffusion_restore_at_native_resolution_in_one_gpu_call(tiny_weights, mo
     from restoration import engine
 
     damaged, _ = scratched(smooth_photo(48, 600))
+    tear = np.zeros(damaged.shape[:2], np.float32)
+    tear[17:31, 40:560] = 1.0  # 14 px wide: damage the model repaints (thin scratches keep the classical fill)
     crops, gpu_calls = [], []
     original_inpaint, original_run_on_gpu = engine.DiffusionEngine.inpaint, zerogpu.run_on_gpu
 
@@ -168,7 +170,9 @@ def test_diffusion_restore_at_native_resolution_in_one_gpu_call(tiny_weights, mo
 
     monkeypatch.setattr(engine.DiffusionEngine, "inpaint", inpaint_spy)
     monkeypatch.setattr(zerogpu, "run_on_gpu", gpu_spy)
-    options = RestoreOptions(engine="diffusion", steps=2, seed=7)
+    options = RestoreOptions(
+        engine="diffusion", steps=2, seed=7, stages={"scratch": ScratchOptions(mask=tear, mask_mode="replace")}
+    )
     first = restore(damaged, "scratch", options)
     assert first.engine == "diffusion" and first.image.shape == damaged.shape
     working = engine.get_engine().working_size
@@ -267,8 +271,12 @@ def test_damage_prior_adds_what_it_backs_and_repaint_changes_the_repair(tiny_wei
     np.testing.assert_array_equal(unbacked.masks["scratch"], strict)
 
     damaged, _ = scratched(smooth_photo(64, 80))
-    plain = restore(damaged, "scratch", RestoreOptions(engine="diffusion", steps=4))
-    resampled = restore(damaged, "scratch", RestoreOptions(engine="diffusion", steps=4, stages={"scratch": ScratchOptions(resample=2)}))
+    tear = np.zeros(damaged.shape[:2], np.float32)
+    tear[25:39, 10:70] = 1.0  # wide enough for the model (a thin scratch keeps the classical fill)
+    plain = restore(damaged, "scratch", RestoreOptions(engine="diffusion", steps=4, stages={"scratch": ScratchOptions(mask=tear, mask_mode="replace")}))
+    resampled = restore(damaged, "scratch", RestoreOptions(
+        engine="diffusion", steps=4, stages={"scratch": ScratchOptions(mask=tear, mask_mode="replace", resample=2)}
+    ))
     assert resampled.engine == "diffusion" and resampled.image.shape == damaged.shape
     assert not np.array_equal(plain.image, resampled.image)
 

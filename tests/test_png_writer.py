@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from restoration.errors import InputError
-from restoration.metadata import EXIF_HEADER
+from restoration.metadata import EXIF_HEADER, XMP_KEYWORD
 from restoration.png_writer import encode_png_channels, quantize, write_atomic
 
 
@@ -84,3 +84,29 @@ def test_write_atomic_replaces_and_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["out.png"]
     with pytest.raises(InputError, match="is a folder"):
         write_atomic(tmp_path / "deep", b"x")
+
+
+TEXT = [("Title", "Grandmother, 1931"), ("Comment", "Großmutter – négatif"), (XMP_KEYWORD, "<x:xmpmeta>ž</x:xmpmeta>")]
+
+
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_text_is_written_as_text_chunks_pillow_reads(bit_depth):
+    values = np.random.default_rng(2).random((12, 10, 3)).astype(np.float32)
+    png = encode_png_channels(values, bit_depth=bit_depth, text=TEXT)
+    found = chunks(png)
+    kinds = [kind for kind, _ in found]
+    assert kinds.index(b"IEND") == len(kinds) - 1 and all(kinds.index(k) < kinds.index(b"IDAT") for k in (b"tEXt", b"iTXt"))
+    by_keyword = {payload.split(b"\x00", 1)[0].decode("latin-1"): (kind, payload) for kind, payload in found if kind in (b"tEXt", b"iTXt")}
+    assert by_keyword["Title"][0] == b"tEXt"  # Latin-1 text: tEXt
+    assert by_keyword["Comment"][0] == b"iTXt"  # beyond Latin-1: iTXt
+    kind, payload = by_keyword[XMP_KEYWORD]
+    assert kind == b"iTXt" and payload.split(b"\x00", 1)[1][:2] == b"\x00\x00"  # XMP: iTXt, uncompressed
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()
+        assert dict(image.text) == dict(TEXT)
+
+
+@pytest.mark.parametrize("keyword", ["", "x" * 80, " Title", "Ti  tle", "Titel€"])
+def test_bad_text_keywords_are_refused(keyword):
+    with pytest.raises(InputError, match="keyword"):
+        encode_png_channels(np.zeros((4, 4, 3), np.float32), bit_depth=8, text=[(keyword, "value")])

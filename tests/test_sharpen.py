@@ -3,8 +3,15 @@
 import cv2
 import numpy as np
 import pytest
+import skimage.data
 
-from restoration.classical.sharpen import BLUR_FLOOR, deblur, estimate_blur
+from restoration.classical.sharpen import (
+    _SMOOTHNESS,
+    BLUR_FLOOR,
+    _smoothness,
+    deblur,
+    estimate_blur,
+)
 from restoration.errors import InputError
 
 
@@ -74,13 +81,44 @@ def test_below_the_floor_returns_an_identical_copy():
     assert out is not image and np.array_equal(out, image)
 
 
-def test_gray_stays_gray_and_colour_keeps_its_hue():
+def test_gray_stays_gray_and_colours_are_deblurred_with_the_luminance():
     gray = _blur(_shapes(96), 1.5)
     out = deblur(gray, blur_sigma=1.5)
     assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 0], out[..., 2])
-    colour = np.clip(gray * np.array([1.0, 0.8, 0.6], np.float32), 0.0, 1.0)
-    out = deblur(colour, blur_sigma=1.5)
-    assert np.allclose(out[..., 0] - out[..., 1], colour[..., 0] - colour[..., 1], atol=1e-5)
+    # colour edges: the red - blue difference is blurred like the luminance and comes back with it
+    sharp = np.stack([_shapes(96, seed=1)[..., 0], _shapes(96, seed=2)[..., 0], _shapes(96, seed=3)[..., 0]], axis=2)
+    blurred = _blur(sharp, 1.5)
+    out = deblur(blurred, blur_sigma=1.5)
+
+    def chroma_error(image: np.ndarray) -> float:
+        return float(np.abs((image[..., 0] - image[..., 2]) - (sharp[..., 0] - sharp[..., 2])).mean())
+
+    assert chroma_error(out) < 0.85 * chroma_error(blurred)
+    assert np.allclose(out.mean(axis=(0, 1)), blurred.mean(axis=(0, 1)), atol=0.005)  # no colour shift
+
+
+def test_no_jump_at_the_floor():
+    blurred = _blur(_shapes(), 1.0)
+    just_over = deblur(blurred, blur_sigma=BLUR_FLOOR + 0.02)
+    assert _psnr(blurred, just_over) > 40.0  # the kernel rises from nothing over the floor
+
+
+def test_a_sharp_photo_that_measures_about_one_pixel_gets_no_halo():
+    photo = skimage.data.astronaut().astype(np.float32) / 255.0  # sharp; reads ~1 px (its own blur)
+    blur = estimate_blur(photo, noise_sigma=2.0 / 255.0)
+    assert 0.9 < blur < 1.1
+    out = deblur(photo, blur_sigma=blur, noise_sigma=2.0 / 255.0)
+    assert _psnr(photo, out) > 32.0  # the linear kernel rule drew white rims round the hair here (28 dB)
+
+
+def test_motion_blur_gets_the_stronger_cap():
+    sharp = _shapes(160)[..., 0]
+    kernel = np.zeros((11, 11), np.float32)
+    kernel[5, :] = 1.0 / 11.0  # 11-px horizontal motion
+    motion = cv2.filter2D(sharp, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    round_blur = _blur(sharp, 1.5)
+    assert _smoothness(motion, 0.0) > _smoothness(round_blur, 0.0)
+    assert _smoothness(round_blur, 0.0) == pytest.approx(_SMOOTHNESS[0])
 
 
 @pytest.mark.parametrize("shape", [(97, 131), (20, 300)])

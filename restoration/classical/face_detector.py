@@ -13,6 +13,13 @@ Detectors and models (none is downloaded at run time):
   ``shape_predictor_5_face_landmarks.dat`` (Kazemi and Sullivan regression trees), shipped by
   the PyPI package ``face_recognition_models``. Optional: both are imported lazily; without them
   the detector runs on the Haar cascades alone (a logged warning) and returns no landmarks.
+* dlib's CNN face detector (King's max-margin object detection with a small convolutional
+  network, ``dlib.cnn_face_detection_model_v1``), model ``mmod_human_face_detector.dat`` from the
+  same package, trained on King's face detection dataset (faces of ImageNet, AFLW, Pascal VOC,
+  VGG, WIDER and FaceScrub images, annotated by him). Licence: the dlib-models README releases the
+  model files into the public domain, and ``face_recognition_models`` ships them under CC0 1.0
+  (its LICENSE file). Optional like the rest of dlib: without the file, candidates are scored
+  without it (a logged warning).
 
 Algorithm:
 
@@ -37,19 +44,28 @@ Algorithm:
      is the strongest single cue (ROC AUC about 0.94 on the tuning photos' candidates);
    * eye darkness: the eyes (from the landmarks) are darker than the cheeks below them, in units
      of the local contrast;
-   * symmetry: correlation of the face, turned upright by its eyes, with its mirror image.
+   * symmetry: correlation of the face, turned upright by its eyes, with its mirror image;
+   * CNN confidence: dlib's CNN detector on a crop where the box is 90 px (it finds faces from
+     about 80 px and reports confidences above 0 only; -0.5 when it finds nothing overlapping).
+     On the tuning photos it confirms 89 % of the face candidates and none of 179 non-face
+     candidates, the best single cue by far. It is also the slowest (about 0.1 s per candidate
+     on one core), so it checks only the candidates the other views give a score of 0.02 or more
+     (a logit of -1.65) and less than 0.99 (a face they are sure of needs no check). It is not a proposal source: it costs about 6.3 s per megapixel on one
+     core, and finding 24-px faces with its 80-px window would need an 11-fold larger copy.
 
    Without dlib: the two neighbour counts, the eye darkness at the positions where the cascade
    puts the eyes, and the left-right symmetry of the box.
 
-3. Score. With dlib, three views of the evidence are scored apart by logistic regression: the
+3. Score. With dlib, five views of the evidence are scored apart by logistic regression: the
    Haar view (neighbour counts, landmark stability, eye darkness, symmetry of the face turned
-   upright by its eyes), the HOG view (HOG score and the same landmark cues) and HOG alone. The
-   best view counts, so that a face one detector cannot see (a three-quarter view for the
-   cascades, blur for HOG) is still found by the other, and a face whose eyes the landmark model
-   cannot place (goggles, the shadow of a hat brim) is still found on HOG's own word; the best
-   logit is then recalibrated (Platt scaling, fitted on leave-one-photo-out predictions), so that
-   the score is a probability. Without dlib, one logistic regression on the Haar-only evidence.
+   upright by its eyes), the HOG view (HOG score and the same landmark cues), HOG alone, the CNN
+   view (CNN confidence and the same landmark cues) and the CNN alone (the last two only on the
+   candidates the CNN checked). The best view counts, so that a face one detector cannot see (a
+   three-quarter view for the cascades, blur for HOG, a small face for the CNN) is still found
+   by another, and a face whose eyes the landmark model cannot place (goggles, the shadow of a
+   hat brim) is still found on a detector's own word; the best logit is then recalibrated
+   (Platt scaling, fitted on leave-one-photo-out predictions), so that the score is a
+   probability. Without dlib, one logistic regression on the Haar-only evidence.
    The weights were fitted on the candidates of 27 tuning photos: 10 hand-annotated group and
    street scenes and 4 almost face-free prints of the development corpus, and 13 face-free
    photos bundled with scikit-image (``TUNE_PHOTOS`` in ``benchmarks/face_detection.py``, whose
@@ -70,8 +86,9 @@ Algorithm:
 Boxes follow dlib's convention: a square from the eyebrows to the chin, about 1.2 eye
 distances wide for a frontal face (Haar boxes are mapped onto it).
 
-Cost, on one core: about 1-1.5 s for a photo of 0.3-2 megapixels (``benchmarks/face_detection.py``),
-about 7 s for a 10-megapixel scan at ``min_size`` 24; memory is a few grey copies of the photo.
+Cost, on one core: about 1-4 s for a photo of 0.3-2 megapixels with few faces, plus about 0.1 s
+per candidate the CNN checks (5-10 s for a crowd of 30 faces; ``benchmarks/face_detection.py``);
+memory is a few grey copies of the photo and the CNN's 0.7-MB model.
 
 References: Viola and Jones, "Rapid object detection using a boosted cascade of simple
 features", CVPR 2001; Lienhart and Maydt, "An extended set of Haar-like features for rapid
@@ -141,6 +158,11 @@ _HOG_FLOOR = -3.0  # HOG score of a candidate the detector does not see at all
 _JITTER = ((0.1, 0, 0), (-0.1, 0, 0), (0, 0.1, 0), (0, -0.1, 0), (0, 0, 0.15), (0, 0, -0.15))
 _LANDMARK_FACE = 100  # px: landmarks are predicted on a crop where the face is at least this big
 _NMS_IOU = 0.3  # accepted faces overlapping more than this keep the higher score
+_LANDMARK_MODEL = "shape_predictor_5_face_landmarks.dat"  # in face_recognition_models/models
+_MMOD_MODEL = "mmod_human_face_detector.dat"  # dlib's CNN face detector, same folder
+_MMOD_FACE = 90  # px: dlib's CNN sees the candidate on a crop where its box is this big
+_MMOD_MARGIN = 0.3  # the CNN's crop reaches this many box sizes beyond each side of the box
+_MMOD_FLOOR = -0.5  # CNN confidence of a candidate it does not find (it reports confidences > 0 only)
 
 # dlib's box relative to an alt2 box (x, y offsets and size, as fractions of the alt2 box side):
 # medians over 49 faces of the tuning photos
@@ -172,7 +194,27 @@ _MODEL_HOG_ALONE = (  # 123 faces, 179 non-faces
     (2.534,),
     -0.4347,
 )
-_CALIBRATION = (1.694, -1.103)  # score = sigmoid(a * logit(best view) + b)
+_MODEL_MMOD_VIEW = (  # 122 faces, 111 non-faces
+    ("mmod", "jitter", "eyes", "symmetry"),
+    (0.1608, -3.697, 0.9547, 0.2898),
+    (0.7202, 0.9513, 0.647, 0.3738),
+    (2.196, -1.259, 0.6369, 0.394),
+    0.7366,
+)
+_MODEL_MMOD_ALONE = (  # 122 faces, 111 non-faces
+    ("mmod",),
+    (0.1608,),
+    (0.7202,),
+    (2.896,),
+    0.804,
+)
+_CALIBRATION = (1.634, -1.777)  # score = sigmoid(a * logit(best view) + b)
+# The views scored with dlib (see the module docstring, step 3); the CNN's views count only when
+# its confidence was measured (candidates the other views give _MMOD_GATE or more).
+_VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE)
+_MMOD_VIEWS = (_MODEL_MMOD_VIEW, _MODEL_MMOD_ALONE)
+_MMOD_GATE = -1.65  # dlib's CNN checks candidates whose best logit without it is at least this (score 0.02)
+_MMOD_SURE = 3.9  # ... and below this (score 0.99): a face the other views are sure of is not checked
 # Without dlib (no HOG, no landmarks): eye darkness where the cascade puts the eyes, symmetry of the box.
 _MODEL_HAAR = (  # 112 faces, 49 non-faces
     ("alt2", "default", "eyes", "symmetry"),
@@ -208,16 +250,17 @@ class _Dlib:
     detector: object  # dlib.fhog_object_detector (built into dlib)
     predictor: object  # dlib.shape_predictor, 5 points
     rectangle: type  # dlib.rectangle
+    cnn: object | None  # dlib.cnn_face_detection_model_v1 (MMOD); None when its model file is missing
 
 
-def _landmark_model_path() -> Path | None:
-    """Path of face_recognition_models' 5-point model, found without importing the package
+def _model_path(filename: str) -> Path | None:
+    """Path of one of face_recognition_models' model files, found without importing the package
     (its ``__init__`` needs pkg_resources, which recent setuptools no longer ship)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         return None
     for folder in spec.submodule_search_locations:
-        path = Path(folder) / "models" / "shape_predictor_5_face_landmarks.dat"
+        path = Path(folder) / "models" / filename
         if path.is_file():
             return path
     return None
@@ -225,7 +268,8 @@ def _landmark_model_path() -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _dlib() -> _Dlib | None:
-    """dlib's HOG detector and 5-point model, loaded once; None (and one warning) when missing."""
+    """dlib's HOG detector, 5-point model and CNN detector, loaded once; None (and one warning)
+    when dlib or the 5-point model is missing (a missing CNN model only leaves ``cnn`` None)."""
     try:
         import dlib  # noqa: PLC0415 (optional dependency, imported on first use)
     except ImportError:
@@ -234,14 +278,18 @@ def _dlib() -> _Dlib | None:
             "no landmarks (pip install dlib-bin face_recognition_models)"
         )
         return None
-    model = _landmark_model_path()
+    model = _model_path(_LANDMARK_MODEL)
     if model is None:
         logger.warning(
             "face_recognition_models is not installed: faces are found with OpenCV's Haar cascades only, with "
             "more misses and no landmarks (pip install face_recognition_models)"
         )
         return None
-    return _Dlib(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)), dlib.rectangle)
+    cnn_path = _model_path(_MMOD_MODEL)
+    if cnn_path is None:
+        logger.warning("%s is missing from face_recognition_models: faces are verified without dlib's CNN", _MMOD_MODEL)
+    cnn = dlib.cnn_face_detection_model_v1(str(cnn_path)) if cnn_path is not None else None
+    return _Dlib(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)), dlib.rectangle, cnn)
 
 
 def dlib_available() -> bool:
@@ -405,6 +453,25 @@ def _hog_score(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[float, Box | None
     return best, refined
 
 
+def _mmod_score(gray: np.ndarray, box: Box, dl: _Dlib) -> float:
+    """Confidence of dlib's CNN (MMOD) face detector in the candidate, on a crop where the box
+    is _MMOD_FACE px: the best detection overlapping the box, _MMOD_FLOOR when none does.
+
+    The CNN finds faces down to about 80 px and reports confidences above 0 only; one crop costs
+    about 0.1 s on one core."""
+    side = max(box[2], box[3])
+    crop = _crop(gray, box, _MMOD_FACE / side, margin=_MMOD_MARGIN)
+    rgb = np.ascontiguousarray(np.repeat(crop.pixels[..., None], 3, axis=2))
+    best = _MMOD_FLOOR
+    for det in dl.cnn(rgb, 0):
+        r = det.rect
+        x, y = crop.to_input(r.left(), r.top())
+        cand = (x, y, r.width() / crop.scale, r.height() / crop.scale)
+        if _iou(cand, box) >= 0.25:
+            best = max(best, float(det.confidence))
+    return best
+
+
 def _landmarks(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[np.ndarray, float]:
     """dlib's 5 points (input pixels) for the box, and their mean displacement, over the box
     size, when the box is shifted and scaled (_JITTER)."""
@@ -535,7 +602,8 @@ def _score(features: dict[str, float]) -> float:
     """Probability that a candidate is a face, from its evidence (see the model constants)."""
     if "hog" not in features:
         return _sigmoid(_logit(features, _MODEL_HAAR))
-    best = max(_logit(features, m) for m in (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE))
+    views = _VIEWS + _MMOD_VIEWS if "mmod" in features else _VIEWS
+    best = max(_logit(features, m) for m in views)
     a, b = _CALIBRATION
     return _sigmoid(a * best + b)
 
@@ -598,7 +666,14 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP_WITH_HOG)]
         proposals += [(b, s + 10.0) for b, s in _hog_proposals(gray, min_size, dl)]  # HOG boxes lead groups
     boxes = [b for b in _merge(proposals) if max(b[2], b[3]) >= 0.8 * min_size]
-    return [_evidence(gray, b, dl) for b in boxes]
+    cands = [_evidence(gray, b, dl) for b in boxes]
+    if dl is not None:
+        for cand in cands:
+            # dlib's CNN is the slowest cue (0.1 s a candidate): it checks the candidates the others
+            # leave in doubt or accept, not those they are sure of (the CNN could only raise their score)
+            if _MMOD_GATE <= max(_logit(cand.features, m) for m in _VIEWS) < _MMOD_SURE:
+                cand.features["mmod"] = _mmod_score(gray, cand.box, dl) if dl.cnn is not None else _MMOD_FLOOR
+    return cands
 
 
 def _detect(image: np.ndarray, min_size: int, threshold: float, use_dlib: bool) -> list[Face]:

@@ -13,18 +13,21 @@ in the sharpest of 8 edge directions (motion blur, sharp across the motion, is n
 wide round blur), less, in quadrature, the width that a perfectly sampled sharp edge already
 measures (``_INTRINSIC``).
 
-Removal: regularised deconvolution with that Gaussian, less the 0.8-px blur that a good photo
-keeps (``BLUR_FLOOR``; deconvolving to a perfect edge only brings halos and noise), in the DCT
-domain. With reflecting borders a symmetric blur is diagonal in the DCT-II basis (Ng, Chan and
-Tang), so there is no wrap-around ringing at the image borders and no padding. The regulariser
-is total variation (edges stay sharp without overshoot, flat areas stay flat), solved by
-half-quadratic splitting with an increasing penalty as in Krishnan and Fergus (with their
-exponent 1), plus a small fixed quadratic term that caps the gain where the blur left nothing to
-recover; the TV weight grows with the noise level, so grain is not sharpened back in. The
-change is kept on edges only, weighted by the gradient in noise units (``_EDGE_RAMP``): flat
-areas (skin, sky) are not crisped into mottled texture. Luminance
-only (BT.601 Y): the change of Y is added to the three channels, which keeps a gray photo gray
-and colours unshifted.
+Removal: regularised deconvolution with a Gaussian of the blur ADDED to the photo, which the
+measured blur overstates by the photo's own (a straight line of the measured blur fitted on
+corpus prints, ``_KERNEL_SLOPE``; nothing is done up to ``BLUR_FLOOR``), in the DCT domain. With
+reflecting borders a symmetric blur is diagonal in the DCT-II basis (Ng, Chan and Tang), so there
+is no wrap-around ringing at the image borders and no padding. The regulariser is total
+variation (edges stay sharp without overshoot, flat areas stay flat), solved by half-quadratic
+splitting with an increasing penalty as in Krishnan and Fergus (with their exponent 1), plus a
+quadratic term that caps the gain where the blur left nothing to recover, larger when the blur
+differs between edge directions (motion blur, which a round kernel fits badly); the TV weight
+grows with the noise level, so grain is not sharpened back in. A grainy photo (``_GRAINY``) is
+deblurred cautiously: its measured blur is mostly its own. The change is kept on edges and
+texture only, weighted by the gradient in units of the grain left after denoising
+(``_EDGE_RAMP``): flat areas (skin, sky) are not crisped into mottled texture. Luminance by
+total variation (BT.601 Y); the colour differences, as blurred, by a linear (Wiener-like)
+deconvolution with the same kernel, which keeps a gray photo exactly gray.
 
 References: Zhuo and Sim, "Defocus map estimation from a single image", Pattern Recognition
 2011; Ng, Chan and Tang, "A fast algorithm for deblurring models with Neumann boundary
@@ -50,10 +53,10 @@ __all__ = ["BLUR_FLOOR", "deblur", "estimate_blur"]
 logger = logging.getLogger(__name__)
 
 BLUR_FLOOR = 0.8
-"""Blur sigmas (px) up to this are left alone: ``deblur`` returns a copy. Deconvolution restores
-a photo to the sharpness of a good one (a residual Gaussian blur of 0.8 px, ``_TARGET``), not of
-a perfectly sampled edge, which only halos and noise would reach. A sharp photo measures about
-0-0.5 px, good digital photos and well-focused prints up to about 1 px."""
+"""Blur sigmas (px) up to this are left alone: ``deblur`` returns a copy. A sharp photo measures
+about 0-0.5 px, good digital photos and well-focused prints up to about 1 px; over the floor, the
+kernel deconvolved is the blur added to the photo as estimated from the measured one
+(``0.8 * blur_sigma + 0.1`` px), not the whole measured blur, which includes the photo's own."""
 
 _SMOOTH = 1.5  # px, sigma_g: Gaussian smoothing under the gradients
 _REBLUR = 1.0  # px, sigma_r: the known re-blur
@@ -72,23 +75,51 @@ _MIN_EDGES = 30  # edge pixels needed to measure one direction
 _DIRECTIONS = 8  # bins of edge direction
 _MAX_BLUR = 8.0  # px, largest blur reported / accepted
 
-# Chosen on the 20 tuning prints (FIT_PRINTS[:20], 512 px; blur, motion and grain+blur rows of
-# benchmarks/denoise_quality.py, the chain without tone) AND by eye on real prints. Weaker
-# regularisation scores higher ((_TARGET, _TV_WEIGHT, _SMOOTHNESS) = (0.8, 1, 0.01): +0.4 dB
-# summed over the rows) but sharpens a real soft scan's JPEG noise and residual grain into
-# crunchy skin with dark outlines (photos/1860Girls.jpg); (0.8, 3, 0.02) shows none there and
-# beats unsharp masking (radius 1.5, amount 1) on the blur row: 29.42 dB vs 29.22 (input 27.17).
-# Tried: targets 0.6-1.2 px, weights 1-30, terms 0-0.03.
-_TARGET = 0.8  # px: the blur left in (see deblur)
+# The kernel deconvolved is the blur ADDED to a photo, which the measured blur (the added one
+# and the photo's own, in quadrature) overstates by the photo's own, unknown blur: 0-1 px on
+# good prints. A straight line fits the added blur best: on the fitting prints (FIT_PRINTS[:20],
+# 512 px) blurred by 0.8-2 px, ``_KERNEL_SLOPE * measured + _KERNEL_OFFSET`` is within 0.18 px
+# rms of the added blur (sqrt(measured**2 - 0.8**2), which leaves 0.8 px in: 0.22 px, biased low
+# under 1.2 px). An overestimate costs more than an underestimate (halos); this line has the best
+# PSNR on the blur, motion and grain + blur rows of benchmarks/denoise_quality.py on those prints
+# among slopes 0.7-1 x offsets -0.2..0.1 and sqrt(measured**2 - t**2), t = 0.5-1.
+_KERNEL_SLOPE, _KERNEL_OFFSET = 0.8, 0.1
+_LOW_BLUR = (1.0, 1.2)  # px measured: below the first, a photo may just be sharp (its own blur) and
+# gets the quadrature kernel like a grainy one (the linear rule puts halos on sharp photos that
+# measure ~1 px); above the second the linear rule; in between a blend
+_KERNEL_RAMP = 0.1  # px: over BLUR_FLOOR the kernel rises from 0 to that line within this much (a
+# clean photo measuring just over the floor is barely touched; 0.1-0.3 score the same on the
+# fitting prints' blur row, 0.3 keeps their clean row 0.6 dB closer to the photo)
+# Regularisation, chosen on the same prints AND by eye on real prints. A weaker total variation
+# scores higher (_TV_WEIGHT 1: blur row +0.06 dB) but sharpens a real soft scan's JPEG noise and
+# residual grain into textured skin (photos/1860Girls.jpg). Quadratic term of a round blur: blur
+# row on the fitting prints 30.10, 29.76, 29.52, 29.33 dB for 0.005, 0.01, 0.015, 0.02; 0.01 is
+# the compromise with the motion and clean rows (0.005: 26.45 and 42.31 dB, 0.01: 26.73, 42.67)
 _TV_WEIGHT = 3.0  # total-variation weight per noise variance, see _tv_weight
-_SMOOTHNESS = 0.02  # a fixed quadratic (Laplacian) term: caps the gain where the blur left nothing
+_SMOOTHNESS = (0.01, 0.05)  # a quadratic (Laplacian) term that caps the gain where the blur left
+# nothing: for a round blur, and for one that differs between edge directions (_SPREAD_RAMP). On
+# motion blur, read as its sharpest direction, the round kernel's gain made the motion row lose
+# 0.25 dB; with 0.05 there it is back within 0.1 dB, the blur row 0.02 dB lower
+_SPREAD_RAMP = (1.3, 1.6)  # largest / smallest blur over the edge directions: from round to motion
+# (Gaussian blur on the fitting prints: 1.03-1.52, median 1.12; motion 1.02-3.41, median 1.6)
+_GRAINY = (3.0 / 255.0, 6.0 / 255.0)  # measured grain from which a photo counts as grainy (fully
+# from the second): the kernel becomes sqrt(blur**2 - _GRAINY_TARGET**2), the quadratic term
+# _GRAINY_SMOOTHNESS, the colours are left alone and the edge ramp counts all the grain measured.
+# Without it the grain row lost up to 1 dB: photos measuring about 1 px of their own blur under
+# 5-12 levels of grain were deconvolved as if blurred
+_GRAINY_TARGET = 0.8  # px: the blur a grainy photo keeps
+_GRAINY_SMOOTHNESS = 0.02  # and its deconvolution's quadratic term
 _NOISE_FLOOR = 1.5 / 255.0  # the noise deblurring assumes at least (quantisation, JPEG, residual grain)
 _EDGE_RAMP = (0.5, 2.0)  # the deconvolution's change is kept in full where the smoothed gradient
-# exceeds 2 noise stds, not at all under 0.5 (flat skin, sky, paper). Without it a soft print's
-# skin turns mottled, with dark contour lines (photos/1860Girls.jpg, blur 1.76 px); the cost on
-# the 20 tuning prints: blur row 29.44 -> 29.07 dB, motion 27.04 -> 27.06, grain + blur 27.31 ->
-# 27.20 (ramp (1, 3): 28.79, 27.07, 27.08)
-_EDGE_NOISE_FLOOR = 2.0 / 255.0  # the noise the edge ramp assumes at least (JPEG, scanning)
+# exceeds 2 stds of the grain left after denoising, not at all under 0.5 (flat skin, sky, paper).
+# Without it a soft print's skin turns mottled, with dark contour lines (photos/1860Girls.jpg,
+# blur 1.76 px, where the floor below decides)
+_EDGE_NOISE_SHARE = 0.35  # the grain left after grain.denoise, as a share of the grain measured
+# before it (estimate_noise after / before on the real photos of examples/: 0.17-0.58, median
+# 0.4). With the whole grain measured the ramp closed on the texture that a blurred print lost
+# (fitting prints, blur row: +0.1 dB with 0.35)
+_EDGE_NOISE_FLOOR = 1.5 / 255.0  # the noise the edge ramp assumes at least (JPEG, scanning); 1/255
+# scores 0.1 dB more on the blur row but brings texture back to 1860Girls' cheeks and jaw
 _ITERATIONS = 8  # half-quadratic splitting rounds
 _BETA = (1.0, 2.0)  # splitting penalty of the first round (threshold 1 / beta) and its growth per round
 
@@ -113,7 +144,14 @@ def _noise_gradient_std(noise_sigma: float, smoothing: float) -> float:
 
 
 def _raw_blur(y: np.ndarray, noise_sigma: float) -> float:
-    """The per-edge blur percentile of the luminance ``y`` (H, W) float32, before ``_INTRINSIC``."""
+    """The per-edge blur percentile of the luminance ``y`` (H, W) float32, before ``_INTRINSIC``,
+    in the sharpest edge direction."""
+    return min(_direction_blurs(y, noise_sigma), default=0.0)
+
+
+def _direction_blurs(y: np.ndarray, noise_sigma: float) -> list[float]:
+    """The per-edge blur percentile (px, before ``_INTRINSIC``) of all the edges of the luminance
+    ``y`` (H, W) float32, then of each edge direction with enough edges; [] without edges."""
     s1 = cv2.GaussianBlur(y, (0, 0), _SMOOTH, borderType=cv2.BORDER_REFLECT)
     s2 = cv2.GaussianBlur(s1, (0, 0), _REBLUR, borderType=cv2.BORDER_REFLECT)
     (g1, direction), (g2, _) = _gradient(s1), _gradient(s2)
@@ -124,14 +162,14 @@ def _raw_blur(y: np.ndarray, noise_sigma: float) -> float:
     high = max(float(np.percentile(g1, 95)), 1.5 * _EDGE_SNR * n1, 1.0 / 255.0) * scale
     edges = cv2.Canny(np.clip(s1 * 255.0 + 0.5, 0, 255).astype(np.uint8), 0.4 * high, high, L2gradient=True) > 0
     if np.count_nonzero(edges) < 20:
-        return 0.0
+        return []
     strong = edges & (g1 >= max(float(np.quantile(g1[edges], _STRONG)), _EDGE_SNR * n1))
     energy1 = g1[strong] ** 2 - 2.0 * n1 * n1  # the noise's share of the gradient energy removed
     energy2 = np.maximum(g2[strong] ** 2 - 2.0 * n2 * n2, 1e-12)
     ratio2 = energy1 / energy2
     usable = ratio2 > 1.0 + 1e-4
     if np.count_nonzero(usable) < 10:
-        return 0.0
+        return []
     blur2 = _REBLUR**2 / (ratio2[usable] - 1.0) - _SMOOTH**2
     # per edge direction (8 bins of 22.5 degrees): the sharpest direction is the photo's blur, so
     # that motion blur, sharp across the motion, is not taken for a wide round blur
@@ -141,7 +179,7 @@ def _raw_blur(y: np.ndarray, noise_sigma: float) -> float:
     for b in range(_DIRECTIONS):
         if counts[b] >= max(_MIN_EDGES, 0.1 * len(blur2)):
             values.append(float(np.percentile(blur2[bins == b], _PERCENTILE)))
-    return float(np.sqrt(max(min(values), 0.0)))
+    return [float(np.sqrt(max(v, 0.0))) for v in values]
 
 
 def estimate_blur(image: np.ndarray, *, noise_sigma: float = 0.0) -> float:
@@ -202,9 +240,11 @@ def deblur(image: np.ndarray, *, blur_sigma: float, noise_sigma: float = 0.0) ->
     Args:
         image: (H, W, 3) float32 RGB with values in [0, 1] (float64 accepted).
         blur_sigma: the blur's sigma in px, in [0, 8] (as :func:`estimate_blur` measures it).
-            The deconvolution kernel is the Gaussian of ``sqrt(blur_sigma**2 - 0.8**2)`` px,
-            which leaves the photo with the 0.8-px blur of a good one; up to ``BLUR_FLOOR``
-            (0.8 px) the photo is returned unchanged (a copy).
+            The deconvolution kernel is the Gaussian of ``0.8 * blur_sigma + 0.1`` px, the blur
+            added to a photo that measures ``blur_sigma`` (its own blur left in), rising from 0
+            over the first 0.1 px above ``BLUR_FLOOR`` (0.8 px); up to the floor the photo is
+            returned unchanged (a copy). With grain of 3-6 levels or more (``noise_sigma``) it
+            moves to the cautious ``sqrt(blur_sigma**2 - 0.8**2)``.
         noise_sigma: std of the noise still in the image ([0, 1] units, in [0, 0.5]); it sets the
             regularisation, so grain is not sharpened back in. After :func:`grain.denoise`,
             pass the noise level measured before it: the grain left is small but structured.
@@ -215,22 +255,44 @@ def deblur(image: np.ndarray, *, blur_sigma: float, noise_sigma: float = 0.0) ->
     Raises:
         InputError: a bad image (see ``check_rgb``) or an option out of range.
 
-    Cost: two DCTs of the luminance per round (``_ITERATIONS`` rounds); memory about 30 bytes
-    per pixel, whole-image (no tiles: the DCT needs the whole plane, and a 3000x2000 scan needs
-    about 200 MB).
+    Cost: two DCTs of the luminance per round (``_ITERATIONS`` rounds), one edge measurement
+    (the blur per edge direction) and, for a colour photo, two DCTs per channel; memory about 52
+    bytes per pixel at its peak (a colour photo), whole-image (no tiles: the DCT needs the whole
+    plane, and a 3000x2000 scan needs about 310 MB).
     """
     image = check_rgb(image)
     blur_sigma = _check_number("blur_sigma", blur_sigma, 0.0, _MAX_BLUR)
     noise_sigma = _check_number("noise_sigma", noise_sigma, 0.0, 0.5)
-    # deconvolve down to the sharpness of a good photo, not of a perfect edge: the kernel is the
-    # Gaussian that blurs a _TARGET-sharp photo into a blur_sigma-sharp one
-    kernel = float(np.sqrt(max(blur_sigma**2 - _TARGET**2, 0.0)))
-    if blur_sigma <= BLUR_FLOOR or kernel < 0.2 or min(image.shape[:2]) < 2:
+    if blur_sigma <= BLUR_FLOOR or min(image.shape[:2]) < 2:
+        return image.copy()
+    # the blur added to the photo, not the measured one, which includes the photo's own; a grainy
+    # photo gets the cautious kernel, and its edge ramp counts all the grain measured
+    grainy = float(np.clip((noise_sigma - _GRAINY[0]) / (_GRAINY[1] - _GRAINY[0]), 0.0, 1.0))
+    rising = min((blur_sigma - BLUR_FLOOR) / _KERNEL_RAMP, 1.0)  # no jump at the floor
+    grainy_kernel = float(np.sqrt(max(blur_sigma**2 - _GRAINY_TARGET**2, 0.0)))
+    trust = float(np.clip((blur_sigma - _LOW_BLUR[0]) / (_LOW_BLUR[1] - _LOW_BLUR[0]), 0.0, 1.0))
+    clean_kernel = (1.0 - trust) * grainy_kernel + trust * rising * (_KERNEL_SLOPE * blur_sigma + _KERNEL_OFFSET)
+    kernel = (1.0 - grainy) * clean_kernel + grainy * grainy_kernel
+    if kernel < 0.2:
         return image.copy()
     y = _luma(image)
-    sharp = _deconvolve_tv(y, kernel, _tv_weight(noise_sigma))
-    sharp = y + _edge_weights(y, max(noise_sigma, _EDGE_NOISE_FLOOR)) * (sharp - y)
-    return np.clip(image + (sharp - y)[..., None], 0.0, 1.0).astype(np.float32)
+    smoothness = _GRAINY_SMOOTHNESS
+    if grainy < 1.0:
+        smoothness = (1.0 - grainy) * _smoothness(y, noise_sigma) + grainy * _GRAINY_SMOOTHNESS
+    sharp = _deconvolve_tv(y, kernel, _tv_weight(noise_sigma), smoothness)
+    edge_noise = max(((1.0 - grainy) * _EDGE_NOISE_SHARE + grainy) * noise_sigma, _EDGE_NOISE_FLOOR)
+    weights = _edge_weights(y, edge_noise)
+    out = image + (weights * (sharp - y))[..., None]
+    gray = all(np.array_equal(image[..., 0], image[..., c]) for c in (1, 2))
+    if grainy < 1.0 and not gray:
+        # the colours are as blurred as the luminance: a linear deconvolution of each channel's
+        # difference from Y (few fine edges for total variation to keep there), not for a grainy
+        # photo's chroma noise
+        weights *= 1.0 - grainy
+        for c in range(3):
+            chroma = image[..., c] - y
+            out[..., c] += weights * (_deconvolve_linear(chroma, kernel, smoothness) - chroma)
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
 def _edge_weights(y: np.ndarray, noise_sigma: float) -> np.ndarray:
@@ -242,16 +304,42 @@ def _edge_weights(y: np.ndarray, noise_sigma: float) -> np.ndarray:
     return np.clip((gradient / noise_sigma - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
-def _deconvolve_tv(y: np.ndarray, sigma: float, weight: float) -> np.ndarray:
-    """argmin_x 1/2 ||k * x - y||^2 + weight * (|dx x|_1 + |dy x|_1) with reflecting borders,
-    by half-quadratic splitting; (H, W) float32 in and out."""
-    h, w = y.shape
+def _smoothness(y: np.ndarray, noise_sigma: float) -> float:
+    """The quadratic term of the deconvolution: ``_SMOOTHNESS[0]`` for a round blur, up to
+    ``_SMOOTHNESS[1]`` as the blur of the luminance ``y`` differs between edge directions (the
+    spread, largest over smallest, over ``_SPREAD_RAMP``): motion blur, which a round kernel
+    fits badly."""
+    blurs = _direction_blurs(y, noise_sigma)[1:]
+    if len(blurs) < 2 or min(blurs) <= 0.0:
+        return _SMOOTHNESS[0]
+    low, high = _SPREAD_RAMP
+    share = float(np.clip((max(blurs) / min(blurs) - low) / (high - low), 0.0, 1.0))
+    return _SMOOTHNESS[0] + share * (_SMOOTHNESS[1] - _SMOOTHNESS[0])
+
+
+def _dct_operators(sigma: float, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 eigenvalues, in the DCT-II basis with reflecting borders, of the Gaussian
+    blur of ``sigma`` px and of the Neumann Laplacian (forward differences)."""
     ky, kx = _gaussian_response(sigma, h), _gaussian_response(sigma, w)
     blur = (ky[:, None] * kx[None, :]).astype(np.float32)
-    # eigenvalues of the Neumann Laplacian (forward differences) in the same DCT basis
     ly = (2.0 - 2.0 * np.cos(np.pi * np.arange(h) / h)).astype(np.float32)
     lx = (2.0 - 2.0 * np.cos(np.pi * np.arange(w) / w)).astype(np.float32)
-    laplacian = ly[:, None] + lx[None, :]
+    return blur, ly[:, None] + lx[None, :]
+
+
+def _deconvolve_linear(plane: np.ndarray, sigma: float, smoothness: float) -> np.ndarray:
+    """argmin_x 1/2 ||k * x - plane||^2 + smoothness / 2 ||D x||^2 with reflecting borders (a
+    Wiener-like filter); (H, W) float32 in and out."""
+    blur, laplacian = _dct_operators(sigma, *plane.shape)
+    spectrum = scipy.fft.dctn(plane, type=2, norm="ortho", workers=1)
+    sharp = scipy.fft.idctn(blur * spectrum / (blur * blur + smoothness * laplacian), type=2, norm="ortho", workers=1)
+    return sharp.astype(np.float32)
+
+
+def _deconvolve_tv(y: np.ndarray, sigma: float, weight: float, smoothness: float) -> np.ndarray:
+    """argmin_x 1/2 ||k * x - y||^2 + weight * (|dx x|_1 + |dy x|_1) + smoothness / 2 ||D x||^2
+    with reflecting borders, by half-quadratic splitting; (H, W) float32 in and out."""
+    blur, laplacian = _dct_operators(sigma, *y.shape)
     data = blur * scipy.fft.dctn(y, type=2, norm="ortho", workers=1)
     blur2 = blur * blur
     x = y.copy()
@@ -272,7 +360,7 @@ def _deconvolve_tv(y: np.ndarray, sigma: float, weight: float) -> np.ndarray:
         divergence[1:, :] += dy[:-1, :]
         coupling = beta * weight
         rhs = data + coupling * scipy.fft.dctn(divergence, type=2, norm="ortho", workers=1)
-        x = scipy.fft.idctn(rhs / (blur2 + (coupling + _SMOOTHNESS) * laplacian), type=2, norm="ortho", workers=1)
+        x = scipy.fft.idctn(rhs / (blur2 + (coupling + smoothness) * laplacian), type=2, norm="ortho", workers=1)
         x = x.astype(np.float32)
         beta *= _BETA[1]
     return x

@@ -1,0 +1,381 @@
+"""A richer print-damage generator, for training and scoring the learned scratch detector.
+
+Builds on :mod:`degrade` (its aging steps, its scratch, crack and speck geometry, its paint and
+its ground-truth rule) and adds the damage that generator does not draw:
+
+* scratch fields: many short, thin, nearly parallel scratches (a print rubbed against a
+  surface; the fine networks over skies);
+* crazed emulsion: a network of cell boundaries (a jittered Voronoi tessellation), thin,
+  with missing edges;
+* folds and creases: a long, nearly straight line 2-6 px wide with a faint soft band on one
+  side (the band is shading, not damage to repair: it is not part of the ground truth);
+* tears with paper loss: a jagged region 10-60 px wide entering from an edge or a corner,
+  showing paper, card or the scanner's dark lid;
+* hairs: thin, dark (sometimes white), sinuous curves;
+* stains and spots: blotches with a darker rim (water stains, foxing) and round spots
+  3-15 px across.
+
+Every kind comes in both polarities where it occurs on real prints. The photo is first aged
+(``degrade.degrade`` without scratches: fading, sepia, paper texture, blur, grain), then damaged,
+then (sometimes) JPEG-compressed, so a detector learns to tell damage from grain, blur and
+compression, and from the thin real structures the prints themselves carry (hair, wires, text,
+railings). Ground truth follows :mod:`degrade`: the pixels whose value the paint changed by at
+least ``degrade.VISIBLE_CHANGE`` in some channel (:func:`degrade.changed_mask`).
+
+Images are float32 RGB (H, W, 3) in [0, 1]; masks are (H, W) bool, True = damaged. Every
+function is deterministic given its ``rng`` (a ``numpy.random.Generator``).
+
+References: Wan et al., "Bringing Old Photos Back to Life", CVPR 2020 (degradation model).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from degrade import (  # noqa: E402
+    _add_crack,
+    _add_scratch,
+    _add_speck,
+    _border_start,
+    _check_image,
+    _draw_polyline,
+    _smooth_1d,
+    _smooth_noise,
+    apply_damage,
+    changed_mask,
+    degrade,
+    jpeg,
+)
+
+__all__ = ["DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "synthesize"]
+
+
+@dataclass(frozen=True)
+class DamageMix:
+    """How much of each kind of damage :func:`synthesize` draws: each count is drawn uniformly
+    in ``[0, value]`` per image (area-scaled: the values are per 512 x 512 px), each ``*_p`` is
+    a probability in [0, 1].
+    """
+
+    scratches: float = 4.0  # long thin scratches (degrade._add_scratch)
+    cracks: float = 2.0  # branching cracks (degrade._add_crack)
+    specks: float = 30.0  # dust specks and blotches (degrade._add_speck)
+    scratch_field_p: float = 0.35  # a field of short parallel scratches
+    crazing_p: float = 0.25  # a crazed-emulsion network over part of the photo
+    crease_p: float = 0.2  # one fold or crease
+    tear_p: float = 0.2  # one tear with paper loss at an edge or corner
+    hairs: float = 1.5  # hairs
+    stains: float = 1.0  # stains with a rim
+    spots: float = 3.0  # round spots 3-15 px
+    clean_p: float = 0.1  # no damage at all (teaches that clean prints stay clean)
+    jpeg_p: float = 0.4  # JPEG after the damage (the scan)
+
+
+DEFAULT_MIX = DamageMix()
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry of the new kinds
+# --------------------------------------------------------------------------------------------
+
+
+def _scratch_field(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Short, thin, nearly parallel scratches over a random region (20-60 % of the photo)."""
+    h, w = canvas.shape
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    radius = rng.uniform(0.2, 0.6) * max(h, w)
+    angle = rng.uniform(0, math.pi)
+    count = int(rng.integers(8, 40))
+    for _ in range(count):
+        x0 = cx + rng.uniform(-radius, radius)
+        y0 = cy + rng.uniform(-radius, radius)
+        theta = angle + rng.normal(0, 0.25)
+        length = rng.uniform(15, 0.4 * max(h, w))
+        n = max(2, int(length / 0.5))
+        t = np.linspace(0, length, n)
+        bend = rng.normal(0, 0.1) * np.linspace(0, 1, n) ** 2
+        xs = x0 + t * np.cos(theta + bend)
+        ys = y0 + t * np.sin(theta + bend)
+        widths = np.full(n, rng.choice([1.0, 1.0, 1.5, 2.0]))
+        _draw_polyline(canvas, xs, ys, widths)
+
+
+def _crazing(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Crazed emulsion: the edges of a jittered Voronoi tessellation, 1-2 px wide, some missing."""
+    h, w = canvas.shape
+    cell = rng.uniform(12, 60)
+    count = max(4, int(h * w / cell**2))
+    seeds = np.full((h, w), 255, np.uint8)
+    ys = rng.integers(0, h, count)
+    xs = rng.integers(0, w, count)
+    seeds[ys, xs] = 0
+    _, labels = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    # wobble the boundaries: sample the labels through a smooth displacement field
+    amp = rng.uniform(1.0, 0.25 * cell)
+    dx = (_smooth_noise((h, w), rng=rng, cell=cell / 2) - 0.5) * 2 * amp
+    dy = (_smooth_noise((h, w), rng=rng, cell=cell / 2) - 0.5) * 2 * amp
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    warped = cv2.remap(labels.astype(np.float32), gx + dx, gy + dy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+    edges = np.zeros((h, w), bool)
+    edges[:, 1:] |= warped[:, 1:] != warped[:, :-1]
+    edges[1:, :] |= warped[1:, :] != warped[:-1, :]
+    # over a random region, with gaps
+    region = _smooth_noise((h, w), rng=rng, cell=max(h, w) / rng.uniform(1.5, 4)) > rng.uniform(0.3, 0.6)
+    gaps = _smooth_noise((h, w), rng=rng, cell=cell / 3) > rng.uniform(0.0, 0.35)
+    lines = (edges & region & gaps).astype(np.uint8)
+    if rng.random() < 0.3:
+        lines = cv2.dilate(lines, np.ones((2, 2), np.uint8))
+    canvas |= lines
+
+
+def _crease(canvas: np.ndarray, halo: np.ndarray, rng: np.random.Generator) -> None:
+    """A fold or crease across the photo: a nearly straight line 2-6 px wide (``canvas``) and a
+    soft 4-12 px band along one side (``halo``, painted fainter)."""
+    h, w = canvas.shape
+    x0, y0, angle = _border_start(h, w, rng)
+    length = 1.5 * math.hypot(h, w)
+    n = max(2, int(length))
+    theta = angle + 0.03 * _smooth_1d(n, rng=rng, period=200)
+    xs = x0 + np.cumsum(np.cos(theta))
+    ys = y0 + np.cumsum(np.sin(theta))
+    width = rng.uniform(2.0, 6.0)
+    widths = np.clip(width * (1 + 0.3 * _smooth_1d(n, rng=rng, period=60)), 1.5, 8.0)
+    _draw_polyline(canvas, xs, ys, widths)
+    side = rng.choice([-1.0, 1.0])
+    offset = rng.uniform(4, 12)
+    nx, ny = -np.sin(theta) * side, np.cos(theta) * side
+    _draw_polyline(halo, xs + nx * offset / 2, ys + ny * offset / 2, np.full(n, offset))
+
+
+def _tear(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Paper loss: a jagged region 10-60 px deep entering from an edge or a corner."""
+    h, w = canvas.shape
+    depth = rng.uniform(10, 60)
+    if rng.random() < 0.5:  # a corner torn off
+        cx, cy = (0 if rng.random() < 0.5 else w), (0 if rng.random() < 0.5 else h)
+        reach = rng.uniform(2, 5) * depth
+        angles = np.linspace(0, 2 * math.pi, 360, endpoint=False)
+        radius = reach * (1 + 0.25 * _smooth_1d(360, rng=rng, period=20) + 0.08 * rng.uniform(-1, 1, 360))
+        pts = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
+    else:  # a strip torn along one side, or a tear reaching inward
+        side = int(rng.integers(4))
+        along = max(h, w) if side < 2 else max(h, w)
+        length = rng.uniform(0.2, 1.0) * along
+        start = rng.uniform(-0.2, 1.0) * along
+        n = 200
+        t = start + np.linspace(0, length, n)
+        profile = depth * (0.55 + 0.35 * _smooth_1d(n, rng=rng, period=25) + 0.1 * rng.uniform(-1, 1, n))
+        profile *= np.sin(np.linspace(0, math.pi, n)) ** 0.3
+        if side == 0:
+            inner = np.stack([t, profile], 1)
+            outer = np.array([[t[-1], -5.0], [t[0], -5.0]])
+        elif side == 1:
+            inner = np.stack([t, h - profile], 1)
+            outer = np.array([[t[-1], h + 5.0], [t[0], h + 5.0]])
+        elif side == 2:
+            inner = np.stack([profile, t], 1)
+            outer = np.array([[-5.0, t[-1]], [-5.0, t[0]]])
+        else:
+            inner = np.stack([w - profile, t], 1)
+            outer = np.array([[w + 5.0, t[-1]], [w + 5.0, t[0]]])
+        pts = np.concatenate([inner, outer])
+    cv2.fillPoly(canvas, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+
+
+def _hair(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """A hair: a sinuous curve 1-2 px wide, 30-250 px long."""
+    h, w = canvas.shape
+    x, y = rng.uniform(0, w), rng.uniform(0, h)
+    length = rng.uniform(30, 250)
+    n = max(2, int(length))
+    theta = rng.uniform(0, 2 * math.pi) + np.cumsum(rng.normal(0, 0.03, n)) + 1.2 * _smooth_1d(n, rng=rng, period=40)
+    xs = x + np.cumsum(np.cos(theta))
+    ys = y + np.cumsum(np.sin(theta))
+    _draw_polyline(canvas, xs, ys, np.full(n, rng.choice([1.0, 1.0, 1.5, 2.0])))
+
+
+def _stain(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """A stain or blotch 10-60 px across with an irregular outline."""
+    h, w = canvas.shape
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    radius = rng.uniform(5, 30)
+    angles = np.linspace(0, 2 * math.pi, 90, endpoint=False)
+    r = radius * (1 + 0.35 * _smooth_1d(90, rng=rng, period=12))
+    pts = np.stack([cx + r * np.cos(angles), cy + r * np.sin(angles)], axis=1)
+    cv2.fillPoly(canvas, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+
+
+def _spot(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """A round spot 3-15 px across."""
+    h, w = canvas.shape
+    d = rng.uniform(3, 15)
+    cv2.ellipse(
+        canvas,
+        (int(rng.uniform(0, w) * 16), int(rng.uniform(0, h) * 16)),
+        (int(d / 2 * 16), int(d / 2 * rng.uniform(0.6, 1.0) * 16)),
+        float(rng.uniform(0, 180)), 0, 360, 1, thickness=-1, shift=4,
+    )
+
+
+def _count(value: float, area_scale: float, rng: np.random.Generator) -> int:
+    return int(rng.integers(0, int(round(value * area_scale)) + 1))
+
+
+def damage_geometry(shape: tuple[int, int], *, rng: np.random.Generator, mix: DamageMix = DEFAULT_MIX) -> dict[str, np.ndarray]:
+    """Geometry of one photo's damage, one (H, W) uint8 layer {0, 1} per way it is painted.
+
+    Layers: ``strokes`` (scratches, cracks, scratch fields, crazing, creases, specks, spots:
+    white or black paint), ``halo`` (the faint band of creases), ``hairs``, ``stains``,
+    ``tears`` (paper loss). Counts are scaled with the area (``mix`` is per 512 x 512 px).
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if h < 8 or w < 8:
+        raise ValueError(f"shape must be at least 8 x 8 px, got {shape}")
+    scale = h * w / 512.0**2
+    layers = {name: np.zeros((h, w), np.uint8) for name in ("strokes", "halo", "hairs", "stains", "tears")}
+    if rng.random() < mix.clean_p:
+        return layers
+    strokes = layers["strokes"]
+    for _ in range(_count(mix.scratches, max(scale, 0.5), rng)):
+        _add_scratch(strokes, rng)
+    for _ in range(_count(mix.cracks, max(scale, 0.5), rng)):
+        _add_crack(strokes, rng)
+    for _ in range(_count(mix.specks, scale, rng)):
+        _add_speck(strokes, rng)
+    for _ in range(_count(mix.spots, scale, rng)):
+        _spot(strokes, rng)
+    if rng.random() < mix.scratch_field_p:
+        _scratch_field(strokes, rng)
+    if rng.random() < mix.crazing_p:
+        _crazing(strokes, rng)
+    if rng.random() < mix.crease_p:
+        _crease(strokes, layers["halo"], rng)
+    for _ in range(_count(mix.hairs, scale, rng)):
+        _hair(layers["hairs"], rng)
+    for _ in range(_count(mix.stains, scale, rng)):
+        _stain(layers["stains"], rng)
+    if rng.random() < mix.tear_p:
+        _tear(layers["tears"], rng)
+    return layers
+
+
+# --------------------------------------------------------------------------------------------
+# Paint of the new kinds
+# --------------------------------------------------------------------------------------------
+
+
+def paint_halo(image: np.ndarray, halo: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """The crease's band: a soft, faint lightening or darkening (4-12 %); shading, not damage."""
+    soft = cv2.GaussianBlur(halo.astype(np.float32), (0, 0), 2.0) * rng.uniform(0.04, 0.12)
+    target = 1.0 if rng.random() < 0.6 else 0.0
+    return image + (target - image) * soft[..., None]
+
+
+def _paint_hairs(image: np.ndarray, hairs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Hairs: dark (80 %) or white, opacity 0.5-1, edges softened by half a pixel."""
+    level = rng.uniform(0.0, 0.15) if rng.random() < 0.8 else rng.uniform(0.85, 1.0)
+    alpha = cv2.GaussianBlur(hairs.astype(np.float32), (0, 0), 0.5) * rng.uniform(0.5, 1.0)
+    alpha = np.where(hairs > 0, np.maximum(alpha, 0.5), alpha)
+    return image + (level - image) * alpha[..., None]
+
+
+def _paint_stains(image: np.ndarray, stains: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Stains: a brownish or grey tint (multiply 0.55-0.85, or a bleached lift) with a darker
+    rim 1-3 px wide, and a mottled inside."""
+    out = image.copy()
+    count, labels = cv2.connectedComponents(stains, connectivity=8)
+    mottle = 0.7 + 0.3 * _smooth_noise(stains.shape, rng=rng, cell=8)
+    for label in range(1, count):
+        blob = (labels == label).astype(np.uint8)
+        rim = blob - cv2.erode(blob, np.ones((3, 3), np.uint8), iterations=int(rng.integers(1, 4)))
+        tint = np.array([1.0, rng.uniform(0.85, 0.95), rng.uniform(0.65, 0.85)], np.float32)
+        strength = rng.uniform(0.15, 0.45)
+        inside = blob > 0
+        if rng.random() < 0.75:
+            factor = 1 - strength * (1 - tint * 0.9)
+            factor_rim = 1 - min(1.0, 1.6 * strength) * (1 - tint * 0.7)
+            out[inside] *= (1 - (1 - factor) * mottle[inside, None])
+            out[rim > 0] *= factor_rim
+        else:  # bleached
+            out[inside] += (1 - out[inside]) * strength * mottle[inside, None]
+    return out
+
+
+def _paint_tears(image: np.ndarray, tears: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Paper loss: the region shows paper or card (cream, 0.75-0.97, with fibres) or the
+    scanner's dark lid (0.02-0.2); a 1-3 px lighter fringe of torn fibres inside its edge."""
+    out = image.copy()
+    inside = tears > 0
+    h, w = tears.shape
+    fibres = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.0) * 0.02
+    if rng.random() < 0.7:
+        base = np.array([1.0, rng.uniform(0.94, 1.0), rng.uniform(0.84, 0.96)], np.float32) * rng.uniform(0.75, 0.97)
+    else:
+        base = np.full(3, rng.uniform(0.02, 0.2), np.float32)
+    fill = np.clip(base + fibres[..., None], 0, 1)
+    out[inside] = fill[inside]
+    fringe = (tears > 0) & (cv2.erode(tears, np.ones((3, 3), np.uint8), iterations=int(rng.integers(1, 3))) == 0)
+    out[fringe] = np.clip(0.5 * out[fringe] + 0.5 * rng.uniform(0.85, 1.0), 0, 1)
+    return out
+
+
+def paint_damage(image: np.ndarray, layers: dict[str, np.ndarray], *, rng: np.random.Generator) -> np.ndarray:
+    """Paint every layer of :func:`damage_geometry` into ``image``, only inside its layers.
+
+    Strokes are painted by :func:`degrade.apply_damage` (white or black per stroke; here 35 %
+    black), then stains, hairs and tears. The crease halos are not painted here (see
+    :func:`paint_halo`: shading, not damage).
+
+    Args:
+        image: (H, W, 3) float32 in [0, 1], the aged photo.
+        layers: from :func:`damage_geometry`.
+        rng: random generator.
+
+    Returns:
+        (H, W, 3) float32 in [0, 1]; equal to ``image`` outside the layers.
+    """
+    out = _check_image(image).copy()
+    if layers["strokes"].any():
+        out = apply_damage(out, layers["strokes"] > 0, rng=rng, dark_fraction=0.35)
+    if layers["stains"].any():
+        out = _paint_stains(out, layers["stains"], rng)
+    if layers["hairs"].any():
+        out = _paint_hairs(out, layers["hairs"], rng)
+    if layers["tears"].any():
+        out = _paint_tears(out, layers["tears"], rng)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def synthesize(
+    image: np.ndarray, *, rng: np.random.Generator, mix: DamageMix = DEFAULT_MIX, age: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Age a clean photo, damage it, then (sometimes) JPEG it: one training or scoring case.
+
+    Args:
+        image: (H, W, 3) float32 RGB in [0, 1], at least 8 x 8 px.
+        rng: random generator; the same state gives the same result.
+        mix: how much of each kind of damage (:class:`DamageMix`).
+        age: age the photo first (``degrade.degrade`` without scratches or JPEG).
+
+    Returns:
+        (damaged (H, W, 3) float32 in [0, 1], ground truth (H, W) bool: the pixels the paint
+        changed by at least ``degrade.VISIBLE_CHANGE``).
+    """
+    out = _check_image(image)
+    if age:
+        out, _ = degrade(out, rng=rng, scratches=False, jpeg_p=0.0)
+    layers = damage_geometry(out.shape[:2], rng=rng, mix=mix)
+    out = np.clip(paint_halo(out, layers["halo"], rng=rng), 0.0, 1.0) if layers["halo"].any() else out
+    painted = paint_damage(out, layers, rng=rng)
+    truth = changed_mask(out, painted)
+    if rng.random() < mix.jpeg_p:
+        painted = jpeg(painted, quality=int(rng.integers(50, 95)))
+    return painted, truth

@@ -1,0 +1,186 @@
+"""Scratch DETECTION benchmark: the learned detector, the classical one and an OpenCV baseline.
+
+Scored only on photos no detector was trained or fitted on:
+
+* held-out synthetic damage: the 40 ``HELD_OUT_PRINTS`` of ``../shared/corpus``
+  (``scratch_quality.py``; never in the learned detector's training set nor the classical
+  detector's fitting set), downsized to ``--max-side`` px, under
+  (a) the richer generator ``damage_synthesis.synthesize`` (scratches, crack networks, creases,
+  tears, dust, hairs, stains, spots, both polarities, aged prints, JPEG), and
+  (b) the original generator of ``scratch_quality.py`` (``degrade.scratch_mask`` +
+  ``apply_damage``, the classical detector's home ground);
+  and the bundled clean photos (``degrade.clean_photos``) under (a);
+* false alarms: the share of pixels each detector marks on the held-out prints as they are
+  (undamaged, native resolution) and on the eight photos of ``examples/``. These prints carry
+  some real specks and scratches of their own, so this is an upper bound of the false alarms;
+* cost: seconds per megapixel of each detector on this machine;
+* real damage, optional (``--labels DIR``): hand-made masks of crops of ``../shared/scratched``
+  stored outside the repository (``DIR/crops.json``: ``{name: {"photo": file, "box": [x0, y0, x1, y1]}}``
+  and ``DIR/<name>.png``, white = damage). Each detector runs on the whole photo and is
+  scored inside the box.
+
+Precision, recall and F1 are per pixel (``scratch_quality.prf``), averaged over photos.
+The learned and classical detectors run at their default sensitivity (0.5).
+
+Usage (from the repository root):
+
+    python benchmarks/scratch_detection.py [--photos N] [--seed S] [--max-side PX] [--corpus DIR]
+        [--labels /work/scratch_labels] [--scratched ../shared/scratched]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from damage_synthesis import synthesize  # noqa: E402
+from degrade import clean_photos  # noqa: E402
+from scratch_quality import (  # noqa: E402
+    _HELD_OUT_SALT,
+    CORPUS,
+    HELD_OUT_PRINTS,
+    REAL_PHOTOS,
+    CorpusUnavailable,
+    baseline_detect,
+    load_prints,
+    prf,
+    synthetic_case,
+    timed,
+)
+
+from restoration import scratch_net  # noqa: E402
+from restoration.classical.scratch_detector import detect_scratches  # noqa: E402
+from restoration.imageio import load_photo  # noqa: E402
+
+_RICH_SALT = (2,)  # damage seeds of the richer generator differ from the original generator's
+Detector = Callable[[np.ndarray], np.ndarray]
+
+
+def detectors() -> dict[str, Detector]:
+    """The compared detectors, by name: (H, W, 3) float32 in [0, 1] -> (H, W) bool."""
+    found: dict[str, Detector] = {}
+    if scratch_net.weights_available():
+        found["learned"] = scratch_net.detect_scratches_learned
+    else:
+        print(f"note: no learned weights at {scratch_net.WEIGHTS_PATH}; its rows are skipped", file=sys.stderr)
+    found["classical"] = detect_scratches
+    found["OpenCV top-hat"] = baseline_detect
+    return found
+
+
+def score_synthetic(cases: list[tuple[np.ndarray, np.ndarray]], named: dict[str, Detector]) -> dict[str, np.ndarray]:
+    """Per detector: (P, R, F1, s/MP) averaged over the (damaged, truth) cases."""
+    rows = {}
+    for name, detect in named.items():
+        values = []
+        for damaged, truth in cases:
+            mask, seconds = timed(detect, damaged)
+            values.append((*prf(mask, truth), seconds / (truth.size / 1e6)))
+        rows[name] = np.mean(values, axis=0)
+    return rows
+
+
+def coverage(photos: dict[str, np.ndarray], named: dict[str, Detector]) -> dict[str, tuple[float, float, float]]:
+    """Per detector: (mean %, max %, s/MP) of the pixels it marks on undamaged photos."""
+    rows = {}
+    for name, detect in named.items():
+        shares, costs = [], []
+        for image in photos.values():
+            mask, seconds = timed(detect, image)
+            shares.append(100 * float(mask.mean()))
+            costs.append(seconds / (mask.size / 1e6))
+        rows[name] = (float(np.mean(shares)), float(np.max(shares)), float(np.mean(costs)))
+    return rows
+
+
+def score_labels(folder: Path, scratched: Path, named: dict[str, Detector]) -> list[tuple[str, str, tuple]]:
+    """(crop, detector, (P, R, F1)) for every hand-labelled crop in ``folder``."""
+    crops = json.loads((folder / "crops.json").read_text())
+    rows = []
+    for crop, info in crops.items():
+        image = np.asarray(load_photo(scratched / info["photo"]).pixels, dtype=np.float32)
+        x0, y0, x1, y1 = info["box"]
+        truth = np.asarray(load_photo(folder / f"{crop}.png").pixels)[..., 0] > 0.5
+        for name, detect in named.items():
+            mask = detect(image)
+            rows.append((crop, name, prf(mask[y0:y1, x0:x1], truth[y0:y1, x0:x1])))
+    return rows
+
+
+def _table(title: str, rows: dict[str, np.ndarray]) -> None:
+    print(f"\n{title}\n")
+    print("| detector | precision | recall | **F1** | s/MP |")
+    print("|---|---|---|---|---|")
+    for name, (p, r, f1, cost) in rows.items():
+        print(f"| {name} | {p:.3f} | {r:.3f} | **{f1:.3f}** | {cost:.2f} |", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=None, help="only the first N photos of each set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic damage (default 0)")
+    parser.add_argument("--max-side", type=int, default=512, help="downsize damaged photos to this side (default 512)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"folder of the corpus prints (default {CORPUS})")
+    parser.add_argument("--labels", type=Path, default=None, help="folder of hand-labelled crops (crops.json + PNG masks)")
+    parser.add_argument(
+        "--scratched", type=Path, default=CORPUS.parent / "scratched", help="folder of the photos the labels belong to"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    named = detectors()
+    limit = slice(None) if args.photos is None else slice(max(args.photos, 0))
+    try:
+        held_out = load_prints(args.corpus, HELD_OUT_PRINTS[limit], args.max_side)
+        held_native = load_prints(args.corpus, HELD_OUT_PRINTS[limit], None)
+    except CorpusUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rich = [
+        synthesize(image, rng=np.random.default_rng([args.seed, i, *_RICH_SALT])) for i, image in enumerate(held_out.values())
+    ]
+    _table(
+        f"Held-out corpus prints ({len(rich)}, {args.max_side} px), richer synthetic damage (damage_synthesis), seed {args.seed}:",
+        score_synthetic(rich, named),
+    )
+    original = [synthetic_case(image, args.seed, i, _HELD_OUT_SALT)[1:] for i, image in enumerate(held_out.values())]
+    _table(
+        f"Held-out corpus prints ({len(original)}, {args.max_side} px), original synthetic damage (scratch_quality), seed {args.seed}:",
+        score_synthetic(original, named),
+    )
+    bundled = dict(list(clean_photos(args.max_side).items())[limit])
+    bundled_cases = [
+        synthesize(image, rng=np.random.default_rng([args.seed, i, *_RICH_SALT])) for i, image in enumerate(bundled.values())
+    ]
+    _table(
+        f"Bundled clean photos ({len(bundled_cases)}: {', '.join(bundled)}), richer synthetic damage, seed {args.seed}:",
+        score_synthetic(bundled_cases, named),
+    )
+    examples = {p.name: np.asarray(load_photo(p).pixels, dtype=np.float32) for p in sorted(REAL_PHOTOS.glob("*.jpg"))[limit]}
+    print("\nMarked pixels on undamaged photos (false alarms, upper bound: real specks count too):\n")
+    print("| detector | held-out prints as they are, native size: mean % | max % | s/MP | examples/: mean % | max % |")
+    print("|---|---|---|---|---|---|")
+    prints_cov, examples_cov = coverage(held_native, named), coverage(examples, named)
+    for name in named:
+        (pm, px, cost), (em, ex, _) = prints_cov[name], examples_cov[name]
+        print(f"| {name} | {pm:.2f} | {px:.2f} | {cost:.2f} | {em:.2f} | {ex:.2f} |", flush=True)
+    if args.labels is not None:
+        print(f"\nHand-labelled crops of real damage ({args.labels}; never trained on):\n")
+        print("| crop | detector | precision | recall | F1 |")
+        print("|---|---|---|---|---|")
+        for crop, name, (p, r, f1) in score_labels(args.labels, args.scratched, named):
+            print(f"| {crop} | {name} | {p:.3f} | {r:.3f} | {f1:.3f} |", flush=True)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""Learned scratch detector: a small U-Net that maps a photo to a per-pixel damage probability.
+
+Following Wan et al. (CVPR 2020), who detect scratches with a U-Net trained on synthetic damage,
+this network (about 0.5 M parameters, five levels of 8-16-32-64-128 channels) is trained on
+synthetic damage (``benchmarks/damage_synthesis.py``: scratches, crack networks, creases,
+tears with paper loss, dust, hairs, stains, both polarities) laid over real old prints that were
+first aged (grain, blur, fading, JPEG). ``training/train_scratch_net.py`` reproduces the shipped
+weights (``restoration/weights/scratch_net.safetensors``, in the repository, loaded with
+safetensors; the weights manifest only lists hub and URL downloads).
+
+Opt-in for now (``ScratchOptions(detector="learned")``): the shipped weights come from a short
+CPU training run and do not beat the classical detector yet (README, "Learned scratch detector").
+
+It runs tiled at native resolution: overlapping tiles of ``TILE`` px, each keeping only its
+centre (``TILE_MARGIN`` px of context on every side is discarded), so a scan of any size costs
+memory for one tile only and the result matches an untiled pass away from the seams.
+
+The module loads nothing at import time; :func:`load_scratch_net` reads the weights once per
+process (cached, behind a lock) and the model is shared read-only afterwards.
+
+References:
+    Ronneberger, Fischer and Brox, "U-Net", MICCAI 2015.
+    Wan et al., "Bringing Old Photos Back to Life", CVPR 2020.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError, WeightsUnavailableError
+from .validation import check_rgb
+
+__all__ = [
+    "WEIGHTS_PATH",
+    "CHANNELS",
+    "TILE",
+    "TILE_MARGIN",
+    "ScratchNet",
+    "weights_available",
+    "load_scratch_net",
+    "save_scratch_net",
+    "damage_probability",
+    "threshold_for",
+    "detect_scratches_learned",
+]
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "scratch_net.safetensors"
+CHANNELS = (8, 16, 32, 64, 128)  # channels per level, finest first; 4 poolings: inputs padded to a multiple of 16
+TILE = 768  # side of an inference tile, px (a multiple of 16)
+TILE_MARGIN = 48  # context discarded on every side of a tile, px: beyond the net's effective reach
+_MULTIPLE = 2 ** (len(CHANNELS) - 1)
+_MIN_THRESHOLD, _MAX_THRESHOLD = 0.05, 0.95  # probability thresholds at sensitivity 1 and 0
+# threshold at the default sensitivity 0.5: best F1 on the validation prints of the training
+# script (`python training/train_scratch_net.py --calibrate WEIGHTS`), never on scored photos
+_DEFAULT_THRESHOLD = 0.6
+
+_cache: dict[Path, ScratchNet] = {}
+_cache_lock = threading.Lock()
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ScratchNet(nn.Module):
+    """U-Net: (B, 3, H, W) RGB in [0, 1] -> (B, 1, H, W) damage logits; H and W multiples of
+    2 ** (levels - 1) (16 with the default five levels).
+
+    Args:
+        channels: channels per level, finest first (default :data:`CHANNELS`).
+    """
+
+    def __init__(self, channels: tuple[int, ...] = CHANNELS) -> None:
+        super().__init__()
+        self.channels = tuple(int(c) for c in channels)
+        self.down = nn.ModuleList()
+        c_prev = 3
+        for c in self.channels:
+            self.down.append(_block(c_prev, c))
+            c_prev = c
+        self.up = nn.ModuleList(
+            _block(self.channels[i + 1] + self.channels[i], self.channels[i]) for i in reversed(range(len(self.channels) - 1))
+        )
+        self.head = nn.Conv2d(self.channels[0], 1, 1)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x - 0.5
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            x = block(torch.cat([nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"), skip], dim=1))
+        return self.head(x)
+
+
+def save_scratch_net(model: ScratchNet, path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
+    """Write ``model``'s weights as safetensors (float32), with its channels in the metadata."""
+    from safetensors.torch import save_file
+
+    tensors = {name: t.detach().contiguous().float() for name, t in model.state_dict().items() if t.is_floating_point()}
+    info = {"channels": json.dumps(list(model.channels))} | dict(metadata or {})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=info)
+
+
+def weights_available(path: str | Path | None = None) -> bool:
+    """True when the network's weights file (default :data:`WEIGHTS_PATH`) is on this machine."""
+    return Path(WEIGHTS_PATH if path is None else path).is_file()
+
+
+def load_scratch_net(path: str | Path | None = None) -> ScratchNet:
+    """The network with the weights at ``path`` (default :data:`WEIGHTS_PATH`), in eval mode;
+    loaded once per process and path.
+
+    Raises:
+        WeightsUnavailableError: the file is missing or is not a valid weights file for this network.
+    """
+    path = Path(WEIGHTS_PATH if path is None else path).resolve()
+    with _cache_lock:
+        if path not in _cache:
+            _cache[path] = _read(path)
+        return _cache[path]
+
+
+def _read(path: Path) -> ScratchNet:
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise WeightsUnavailableError(f"the learned scratch detector's weights are missing ({path})")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            channels = tuple(json.loads((handle.metadata() or {}).get("channels", json.dumps(list(CHANNELS)))))
+        model = ScratchNet(channels)
+        state = load_file(str(path))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [name for name in missing if not name.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise ValueError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
+        raise WeightsUnavailableError(f"cannot load the learned scratch detector from {path}: {error}") from error
+    model.eval()
+    logger.info("loaded the learned scratch detector from %s", path)
+    return model
+
+
+def _pad_to(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Reflect padding that also works when a pad exceeds the side (repeats the reflection)."""
+    while top or bottom or left or right:
+        h, w = x.shape[-2:]
+        t, b, l, r = min(top, h - 1), min(bottom, h - 1), min(left, w - 1), min(right, w - 1)
+        x = nn.functional.pad(x, (l, r, t, b), mode="reflect")
+        top, bottom, left, right = top - t, bottom - b, left - l, right - r
+    return x
+
+
+def _logits_untiled(model: ScratchNet, x: torch.Tensor, margin: int) -> torch.Tensor:
+    """Logits of (1, 3, H, W) ``x``, reflect-padded by ``margin`` (as tiles are at the photo's
+    border) and up to a multiple of 16, then cropped back."""
+    h, w = x.shape[-2:]
+    ph, pw = -(h + 2 * margin) % _MULTIPLE, -(w + 2 * margin) % _MULTIPLE
+    return model(_pad_to(x, margin, margin + ph, margin, margin + pw))[..., margin : margin + h, margin : margin + w]
+
+
+def damage_probability(
+    image: np.ndarray, *, model: ScratchNet | None = None, tile: int = TILE, margin: int = TILE_MARGIN
+) -> np.ndarray:
+    """Per-pixel damage probability of ``image``, at its native resolution.
+
+    Args:
+        image: (H, W, 3) float RGB in [0, 1]; grayscale content as three equal channels.
+        model: the network; default :func:`load_scratch_net` (the shipped weights).
+        tile: side of a tile in px, a multiple of 16 larger than ``2 * margin``; images whose
+            sides fit in one tile run untiled.
+        margin: context in px discarded on every side of a tile, a multiple of 16.
+
+    Returns:
+        (H, W) float32 in [0, 1], 1 = damaged.
+
+    Raises:
+        InputError: bad image, or a tile and margin that do not fit together.
+        WeightsUnavailableError: ``model`` is None and the shipped weights are missing.
+    """
+    image = check_rgb(image, min_side=3)
+    if tile % _MULTIPLE or margin % _MULTIPLE or tile <= 2 * margin:
+        raise InputError(f"tile ({tile}) and margin ({margin}) must be multiples of {_MULTIPLE} with tile > 2 * margin")
+    model = model or load_scratch_net()
+    h, w = image.shape[:2]
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
+    with torch.inference_mode():
+        if h <= tile and w <= tile:
+            return torch.sigmoid(_logits_untiled(model, x, margin))[0, 0].numpy()
+        step = tile - 2 * margin
+        rows, cols = -(-h // step), -(-w // step)
+        padded = _pad_to(x, margin, rows * step - h + margin, margin, cols * step - w + margin)
+        out = np.empty((rows * step, cols * step), np.float32)
+        for i in range(rows):
+            for j in range(cols):
+                crop = padded[..., i * step : i * step + tile, j * step : j * step + tile]
+                logits = model(crop)[0, 0, margin : margin + step, margin : margin + step]
+                out[i * step : (i + 1) * step, j * step : (j + 1) * step] = torch.sigmoid(logits).numpy()
+    return out[:h, :w]
+
+
+def threshold_for(sensitivity: float) -> float:
+    """Probability threshold for ``sensitivity`` in [0, 1]: piecewise linear through 0.95 at 0,
+    the calibrated default threshold at 0.5 and 0.05 at 1; higher sensitivity, lower
+    threshold, larger mask."""
+    if not isinstance(sensitivity, (int, float, np.integer, np.floating)) or not 0.0 <= float(sensitivity) <= 1.0:
+        raise InputError(f"sensitivity must be a number in [0, 1], got {sensitivity!r}; 0.5 is the default")
+    return float(np.interp(float(sensitivity), (0.0, 0.5, 1.0), (_MAX_THRESHOLD, _DEFAULT_THRESHOLD, _MIN_THRESHOLD)))
+
+
+def detect_scratches_learned(
+    image: np.ndarray, *, sensitivity: float = 0.5, model: ScratchNet | None = None
+) -> np.ndarray:
+    """Damage mask from the network: probability at or above :func:`threshold_for` ``(sensitivity)``.
+
+    Args:
+        image: (H, W, 3) float RGB in [0, 1].
+        sensitivity: in [0, 1]; higher finds fainter damage, and the mask only grows with it.
+        model: the network; default the shipped weights.
+
+    Returns:
+        (H, W) bool, True = damaged.
+    """
+    threshold = threshold_for(sensitivity)
+    return damage_probability(image, model=model) >= threshold

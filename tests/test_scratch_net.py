@@ -1,0 +1,155 @@
+"""Tests of the learned scratch detector (restoration/scratch_net.py) and its use by the scratch stage."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from restoration import scratch_net
+from restoration.classical.scratch_detector import detect_scratches as detect_classical
+from restoration.errors import InputError, WeightsUnavailableError
+from restoration.imageio import load_photo
+from restoration.stages import scratch
+from restoration.stages.scratch import ScratchOptions
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _example(name: str, side: int) -> np.ndarray:
+    """A real old photo of ``examples/``, longest side ``side`` px, (H, W, 3) float32 in [0, 1]."""
+    image = np.asarray(load_photo(EXAMPLES / name).pixels, dtype=np.float32)
+    scale = side / max(image.shape[:2])
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    return np.clip(cv2.resize(image, size, interpolation=cv2.INTER_AREA), 0.0, 1.0)
+
+
+def _with_scratch(image: np.ndarray, *, value: float, width: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with a long, slightly slanted line of grey ``value``; returns (damaged, bool mask)."""
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.line(mask, (w // 3, h // 10), (w // 3 + w // 6, h - h // 10), 1, width)
+    damaged = image.copy()
+    damaged[mask > 0] = value
+    return damaged, mask > 0
+
+
+@pytest.fixture
+def no_weights(monkeypatch, tmp_path):
+    """The shipped weights look missing."""
+    monkeypatch.setattr(scratch_net, "WEIGHTS_PATH", tmp_path / "missing.safetensors")
+
+
+def test_shipped_weights_load_into_a_small_network():
+    assert scratch_net.weights_available()
+    assert scratch_net.WEIGHTS_PATH.stat().st_size < 5_000_000
+    model = scratch_net.load_scratch_net()
+    assert isinstance(model, scratch_net.ScratchNet) and not model.training
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    assert scratch_net.load_scratch_net() is model  # loaded once per process
+
+
+def test_probability_has_the_input_size_and_range():
+    image = _example("1896NewsBoyGirl.jpg", 203)  # odd sizes: padded inside, cropped back
+    probability = scratch_net.damage_probability(image)
+    assert probability.shape == image.shape[:2] and probability.dtype == np.float32
+    assert 0.0 <= probability.min() and probability.max() <= 1.0
+
+
+def test_tiled_inference_matches_untiled_away_from_seams():
+    image = _example("1899NycBlizzard.jpg", 400)
+    untiled = scratch_net.damage_probability(image, tile=512)  # one pass: the photo fits
+    tile, margin = 192, 48
+    tiled = scratch_net.damage_probability(image, tile=tile, margin=margin)
+    assert tiled.shape == untiled.shape == image.shape[:2]
+    step = tile - 2 * margin
+    away = np.ones(image.shape[:2], bool)
+    for seam in range(step, max(image.shape[:2]), step):
+        away[max(seam - 4, 0) : seam + 4, :] = False
+        away[:, max(seam - 4, 0) : seam + 4] = False
+    difference = np.abs(tiled - untiled)[away]
+    assert difference.mean() < 0.002
+    assert np.quantile(difference, 0.999) < 0.05
+
+
+def test_bad_tiles_are_refused():
+    image = np.full((64, 64, 3), 0.5, np.float32)
+    with pytest.raises(InputError, match="multiples of 16"):
+        scratch_net.damage_probability(image, tile=100, margin=48)
+    with pytest.raises(InputError, match="tile > 2"):
+        scratch_net.damage_probability(image, tile=96, margin=48)
+
+
+def test_bad_image_is_refused():
+    with pytest.raises(InputError, match=r"\(H, W, 3\)"):
+        scratch_net.damage_probability(np.zeros((32, 32), np.float32))
+
+
+def test_finds_a_dark_scratch_on_a_real_photo():
+    image = _example("1870Girl.jpg", 480)
+    damaged, truth = _with_scratch(image, value=0.08)
+    mask = scratch_net.detect_scratches_learned(damaged)
+    near = cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert (mask & truth).sum() / truth.sum() > 0.8  # recall on the scratch
+    before = scratch_net.detect_scratches_learned(image)
+    assert (mask & ~near & ~before).mean() < 0.002  # the scratch adds nothing elsewhere
+
+
+def test_sensitivity_is_monotone():
+    damaged, _ = _with_scratch(_example("1920sFarmKid.jpg", 320), value=0.8, width=1)
+    thresholds = [scratch_net.threshold_for(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert all(higher > lower for higher, lower in zip(thresholds, thresholds[1:]))
+    masks = [scratch_net.detect_scratches_learned(damaged, sensitivity=s) for s in (0.2, 0.5, 0.8)]
+    assert not (masks[0] & ~masks[1]).any() and not (masks[1] & ~masks[2]).any()
+    assert masks[0].sum() < masks[2].sum()
+    with pytest.raises(InputError, match="sensitivity"):
+        scratch_net.threshold_for(1.5)
+
+
+def test_stage_uses_the_network_on_request_and_classical_by_default():
+    damaged, _ = _with_scratch(_example("1870Girl.jpg", 256), value=0.9)
+    learned = scratch_net.detect_scratches_learned(damaged, sensitivity=0.6)
+    assert np.array_equal(scratch.detect(damaged, sensitivity=0.6, detector="learned") > 0, learned)
+    classical = scratch.detect(damaged, sensitivity=0.6) > 0
+    assert np.array_equal(classical, detect_classical(damaged, sensitivity=0.6))
+    assert not np.array_equal(classical, learned)
+
+
+def test_stage_falls_back_to_classical_without_weights(no_weights, caplog):
+    damaged, _ = _with_scratch(_example("1870Girl.jpg", 256), value=0.9)
+    assert not scratch_net.weights_available()
+    with caplog.at_level("WARNING"):
+        mask = scratch.detect(damaged, sensitivity=0.5, detector="learned")
+    assert np.array_equal(mask > 0, detect_classical(damaged, sensitivity=0.5))
+    assert "classical" in caplog.text
+    with pytest.raises(WeightsUnavailableError, match="missing"):
+        scratch_net.load_scratch_net()
+
+
+def test_a_corrupt_weights_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(WeightsUnavailableError, match="cannot load"):
+        scratch_net.load_scratch_net(bad)
+
+
+def test_detector_option_is_validated():
+    assert ScratchOptions().detector == "classical"
+    assert ScratchOptions(detector="learned").detector == "learned"
+    with pytest.raises(InputError, match="detector must be one of classical, learned"):
+        ScratchOptions(detector="neural")
+
+
+def test_saved_weights_round_trip(tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    model = scratch_net.ScratchNet((4, 8)).eval()
+    path = tmp_path / "tiny.safetensors"
+    scratch_net.save_scratch_net(model, path)
+    loaded = scratch_net.load_scratch_net(path)
+    assert loaded.channels == (4, 8)
+    image = _example("1870Girl.jpg", 64)
+    assert np.allclose(
+        scratch_net.damage_probability(image, model=model), scratch_net.damage_probability(image, model=loaded), atol=1e-6
+    )

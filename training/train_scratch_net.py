@@ -1,0 +1,252 @@
+"""Train the learned scratch detector (``restoration/scratch_net.py``) on this machine's CPU.
+
+Data (nothing is downloaded):
+
+* real old prints of the development corpus ``../shared/corpus`` (127 prints, jantic/DeOldify
+  ``test_images/``, see its PROVENANCE.md), minus ``HELD_OUT_PRINTS`` (the 40 prints the
+  benchmarks score on, ``benchmarks/scratch_quality.py``) and minus ``VALIDATION_PRINTS``
+  (6 prints watched during training): 81 training prints;
+* synthetic damage from ``benchmarks/damage_synthesis.py`` (aging, then scratches, crack
+  networks, creases, tears with paper loss, dust, hairs, stains, spots, both polarities,
+  then JPEG), drawn on crops of the prints;
+* several scales: each crop comes from the print resized by a factor drawn log-uniformly in
+  [``MIN_SCALE``, 1] of its native size, so the network sees grain and damage at many sizes.
+
+Never used here: ``HELD_OUT_PRINTS``, the bundled photos of ``degrade.clean_photos`` and the
+photos of ``examples/`` (scored by the benchmarks and tests), and ``../shared/scratched``.
+
+Recipe: a bank of ``--bank`` damaged crops of ``BANK_CROP`` px is drawn once
+(``numpy.random.default_rng([seed, k])`` for crop k), then ``--steps`` Adam steps on batches of
+random ``TRAIN_CROP`` px sub-crops with flips and quarter turns; loss = binary cross-entropy
+(positives weighted ``POS_WEIGHT``) + soft Dice; cosine learning rate. torch runs on
+``--threads`` threads with a fixed seed.
+
+Usage (from the repository root)::
+
+    nice -n 10 python training/train_scratch_net.py [--steps N] [--bank N] [--seed S] [--threads T]
+        [--corpus DIR] [--output restoration/weights/scratch_net.safetensors]
+
+It prints the validation F1 every ``--eval-every`` steps and the wall time at the end, and
+writes the weights (safetensors, float32) with the recipe in their metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from damage_synthesis import synthesize  # noqa: E402
+from degrade import _downsize  # noqa: E402
+from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints  # noqa: E402
+
+from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, save_scratch_net  # noqa: E402
+
+# 6 prints outside HELD_OUT_PRINTS, watched during training, never trained on
+VALIDATION_PRINTS = (
+    "1867MusicianConstantinople.jpg", "1870sSphinx.jpg", "1888Slum.jpg", "1890BostonHospital.jpg",
+    "1874Mexico.png", "1880Paris.jpg",
+)
+BANK_CROP = 192  # side of the damaged crops drawn once, px
+TRAIN_CROP = 96  # side of the sub-crops a batch is made of, px (a multiple of 16)
+MIN_SCALE = 0.3  # smallest resize factor of a print (log-uniform in [MIN_SCALE, 1])
+POS_WEIGHT = 3.0  # weight of damaged pixels in the cross-entropy
+VAL_SIDE = 384  # validation prints are downsized to this side
+
+
+def training_prints(corpus: Path) -> list[str]:
+    """Sorted names of the corpus prints used for training (all but held-out and validation)."""
+    excluded = set(HELD_OUT_PRINTS) | set(VALIDATION_PRINTS)
+    names = sorted(p.name for p in Path(corpus).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return [name for name in names if name not in excluded]
+
+
+def draw_bank(prints: list[np.ndarray], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` damaged crops: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool."""
+    images = np.empty((count, BANK_CROP, BANK_CROP, 3), np.uint8)
+    masks = np.empty((count, BANK_CROP, BANK_CROP), bool)
+    for k in range(count):
+        rng = np.random.default_rng([seed, k])
+        source = prints[int(rng.integers(len(prints)))]
+        h, w = source.shape[:2]
+        low = max(MIN_SCALE, BANK_CROP / min(h, w))
+        scale = math.exp(rng.uniform(math.log(low), 0.0)) if low < 1 else 1.0
+        scaled = _downsize(source, max(BANK_CROP, int(round(max(h, w) * scale))))
+        y = int(rng.integers(0, scaled.shape[0] - BANK_CROP + 1))
+        x = int(rng.integers(0, scaled.shape[1] - BANK_CROP + 1))
+        crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
+        damaged, truth = synthesize(crop, rng=rng)
+        images[k] = (damaged * 255 + 0.5).astype(np.uint8)
+        masks[k] = truth
+    return images, masks
+
+
+def batch_from(bank: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random sub-crops with flips and quarter turns: (B, 3, C, C) float in [0, 1], (B, 1, C, C) float {0, 1}."""
+    images, masks = bank
+    xs, ys = [], []
+    for _ in range(size):
+        k = int(rng.integers(len(images)))
+        y, x = rng.integers(0, BANK_CROP - TRAIN_CROP + 1, 2)
+        img = images[k, y : y + TRAIN_CROP, x : x + TRAIN_CROP]
+        msk = masks[k, y : y + TRAIN_CROP, x : x + TRAIN_CROP]
+        turns = int(rng.integers(4))
+        img, msk = np.rot90(img, turns), np.rot90(msk, turns)
+        if rng.random() < 0.5:
+            img, msk = img[:, ::-1], msk[:, ::-1]
+        xs.append(img.transpose(2, 0, 1))
+        ys.append(msk[None])
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(xs))).float() / 255.0
+    y = torch.from_numpy(np.ascontiguousarray(np.stack(ys))).float()
+    return x, y
+
+
+def loss_of(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Weighted binary cross-entropy plus soft Dice over the batch."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, truth, pos_weight=torch.tensor(POS_WEIGHT)
+    )
+    p = torch.sigmoid(logits)
+    dice = 1 - (2 * (p * truth).sum() + 1) / (p.sum() + truth.sum() + 1)
+    return bce + dice
+
+
+def validation_cases(corpus: Path, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(damaged (H, W, 3) float32, truth (H, W) bool) for each validation print, fixed damage."""
+    prints = load_prints(corpus, VALIDATION_PRINTS, VAL_SIDE)
+    return [synthesize(image, rng=np.random.default_rng([seed, 9999, i])) for i, image in enumerate(prints.values())]
+
+
+def validation_f1(model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]], threshold: float = 0.5) -> float:
+    """Mean pixel F1 of the mask at probability ``threshold`` over the validation cases."""
+    return float(validation_curve(model, cases, (threshold,))[0])
+
+
+def validation_curve(
+    model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]], thresholds: tuple[float, ...]
+) -> np.ndarray:
+    """Mean pixel F1 over the validation cases at each probability threshold, shape (len(thresholds),)."""
+    from restoration.scratch_net import damage_probability
+
+    model.eval()
+    scores = []
+    for damaged, truth in cases:
+        probability = damage_probability(damaged, model=model)
+        row = []
+        for threshold in thresholds:
+            pred = probability >= threshold
+            tp = float((pred & truth).sum())
+            p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
+            row.append(2 * p * r / max(p + r, 1e-9))
+        scores.append(row)
+    model.train()
+    return np.mean(scores, axis=0)
+
+
+def calibrate(weights: Path, corpus: Path, seed: int) -> int:
+    """Print the validation F1 (VALIDATION_PRINTS only) and the share of pixels marked on the
+    undamaged validation prints at several thresholds: the default threshold
+    (``scratch_net._DEFAULT_THRESHOLD``) is read from this table."""
+    from restoration.scratch_net import damage_probability, load_scratch_net
+
+    model = load_scratch_net(weights)
+    cases = validation_cases(corpus, seed)
+    thresholds = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    curve = validation_curve(model, cases, thresholds)
+    clean = [damage_probability(image, model=model) for image in load_prints(corpus, VALIDATION_PRINTS, None).values()]
+    print("| threshold | validation F1 | marked on undamaged validation prints % |")
+    print("|---|---|---|")
+    for threshold, f1 in zip(thresholds, curve):
+        marked = 100 * np.mean([(p >= threshold).mean() for p in clean])
+        print(f"| {threshold:.1f} | {f1:.3f} | {marked:.2f} |")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=900, help="Adam steps (default 900)")
+    parser.add_argument("--batch", type=int, default=8, help="sub-crops per step (default 8)")
+    parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
+    parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file (drawn and saved if missing)")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--eval-every", type=int, default=150, help="validation every N steps (default 150)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"folder of the corpus prints (default {CORPUS})")
+    parser.add_argument("--output", type=Path, default=WEIGHTS_PATH, help=f"weights file (default {WEIGHTS_PATH})")
+    parser.add_argument(
+        "--calibrate", type=Path, default=None, metavar="WEIGHTS",
+        help="do not train: print validation F1 and false alarms of WEIGHTS at several thresholds",
+    )
+    args = parser.parse_args(argv)
+    if args.calibrate is not None:
+        torch.set_num_threads(args.threads)
+        return calibrate(args.calibrate, args.corpus, args.seed)
+
+    started = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    names = training_prints(args.corpus)
+    prints = list(load_prints(args.corpus, names, max_side=None).values())
+    print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
+    if args.bank_cache is not None and args.bank_cache.is_file():
+        with np.load(args.bank_cache) as saved:
+            bank = (saved["images"], saved["masks"])
+    else:
+        bank = draw_bank(prints, args.bank, args.seed)
+        if args.bank_cache is not None:
+            np.savez(args.bank_cache, images=bank[0], masks=bank[1])
+    print(f"bank of {args.bank} crops drawn in {time.perf_counter() - started:.0f} s "
+          f"({100 * bank[1].mean():.2f} % damaged pixels)", flush=True)
+    cases = validation_cases(args.corpus, args.seed)
+
+    model = ScratchNet()
+    model.train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+    )
+    rng = np.random.default_rng([args.seed, 1])
+    train_started = time.perf_counter()
+    running = 0.0
+    for step in range(1, args.steps + 1):
+        x, y = batch_from(bank, args.batch, rng)
+        loss = loss_of(model(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        running = 0.95 * running + 0.05 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            elapsed = time.perf_counter() - train_started
+            print(f"step {step}/{args.steps} loss {running:.4f} ({elapsed / step:.2f} s/step, "
+                  f"{elapsed / 60:.1f} min)", flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            print(f"step {step}: validation F1 {validation_f1(model, cases):.3f}", flush=True)
+            save_scratch_net(model.eval(), args.output)
+            model.train()
+    wall = time.perf_counter() - started
+    model.eval()
+    recipe = {
+        "seed": args.seed, "steps": args.steps, "batch": args.batch, "bank": args.bank, "lr": args.lr,
+        "train_crop": TRAIN_CROP, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
+        "threads": args.threads, "wall_seconds": round(wall),
+    }
+    save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB); wall time {wall / 60:.1f} min "
+          f"({args.threads} threads)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
