@@ -106,7 +106,9 @@ from restoration.pipeline import (
     RestoreOptions,
     detect_scratches,
     engine_status,
+    parse_tasks,
     restore,
+    stage_named,
 )
 from restoration.regions import coverage_percent
 from restoration.stages import colorize as colorize_stage
@@ -338,7 +340,7 @@ class StageProgress:
             return
         if len(self.names) > 1 and self.current:
             step = self.names.index(self.current) + 1
-            description = f"Step {step} of {len(self.names)} · {_stage_title(self.current)}: {description}"
+            description = f"Step {step} of {len(self.names)} · {stage_named(self.current).title}: {description}"
         self.progress(float(fraction), desc=description)
 
     def on_stage(self, name: str, image: np.ndarray | None) -> None:
@@ -346,11 +348,7 @@ class StageProgress:
             self.current = name
             self.report(self.names.index(name) / len(self.names), "starting")
         elif self.keep_thumbnails:
-            self.thumbnails.append((_thumbnail(image), f"{len(self.thumbnails)} · after {_stage_title(name)}"))
-
-
-def _stage_title(name: str) -> str:
-    return next(stage.title for stage in STAGES if stage.name == name)
+            self.thumbnails.append((_thumbnail(image), f"{len(self.thumbnails)} · after {stage_named(name).title}"))
 
 
 def _thumbnail(pixels: np.ndarray):
@@ -377,7 +375,7 @@ def run_request(
     GPU (``zerogpu.run_on_gpu``); reading, classical work and PNG encoding run on the CPU.
     With ``keep_stage_images`` the outcome holds thumbnails of the photo and of each stage's result.
     """
-    names = tuple(t for t in (tasks.split(",") if isinstance(tasks, str) else tasks))
+    names = parse_tasks(tasks)
     tracker = StageProgress(progress, names, keep_thumbnails=keep_stage_images)
     if keep_stage_images:
         tracker.thumbnails.append((_thumbnail(photo.pixels), "0 · your photo"))
@@ -463,7 +461,7 @@ def _share_details(outcome: Outcome) -> dict:
         "engine": outcome.result.engine,
         "width": outcome.photo.width,
         "height": outcome.photo.height,
-        "stages": [_stage_title(stage.name) for stage in outcome.result.stages],
+        "stages": [stage_named(stage.name).title for stage in outcome.result.stages],
     }
 
 
@@ -1466,7 +1464,7 @@ def run_chain(
 
 
 def _chain_details(outcome: Outcome, notices: list[str]) -> str:
-    ran = " → ".join(f"{_stage_title(stage.name)} {stage.seconds:.1f} s" for stage in outcome.result.stages)
+    ran = " → ".join(f"{stage_named(stage.name).title} {stage.seconds:.1f} s" for stage in outcome.result.stages)
     return " · ".join([f"**Steps:** {ran}", *notices])
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import imageio, outputs
+from .png_writer import write_atomic
 from .errors import RestorationError
 
 __all__ = ["BEFORE_NAME", "RECORD_NAME", "ShareNotFoundError", "SharedResult", "open_shared", "share_result"]
@@ -74,7 +75,7 @@ def share_result(after: str | os.PathLike, before: imageio.Photo, details: dict)
         raise ValueError(f"{after} is not a result file")
     imageio.save_photo(before, after.parent / BEFORE_NAME)
     record = {"after": after.name, "details": details, "shared_at": time.time()}
-    _write_atomic(after.parent / RECORD_NAME, json.dumps(record).encode("utf-8"))
+    write_atomic(after.parent / RECORD_NAME, json.dumps(record).encode("utf-8"))
     os.utime(after.parent)  # its life starts now
     return share_id
 
@@ -137,9 +138,3 @@ def _is_plain_file(path: Path) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
