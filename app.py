@@ -1400,20 +1400,16 @@ def _chain_plan(switches: dict[str, bool], *, reference_given: bool, automatic_c
     return tuple(names), notices
 
 
-def _chain_options(photo: imageio.Photo, names, *, sensitivity, denoise_strength, fidelity, reference) -> dict:
+def _chain_options(names, *, sensitivity, denoise_strength, fidelity, reference) -> dict:
     """Per-stage options of the Restore tab's main controls, for the stages in ``names``.
 
-    ``denoise_strength`` scales the grain the denoise stage measures (1 = as measured, 0 = keep
-    the grain; blur and fading are corrected either way).
+    ``denoise_strength`` is the denoise stage's ``grain_scale``: it scales the grain the stage
+    measures on the photo it receives (1 = as measured, 0 = keep the grain; blur and fading are
+    corrected either way).
     """
-    strength = 1.0 if denoise_strength is None else float(denoise_strength)
-    grain = None
-    if "denoise" in names and strength != 1.0:
-        measured = denoise_stage.estimate(photo.pixels).findings()["noise_levels"]
-        grain = min(denoise_stage.MAX_GRAIN_LEVELS, strength * measured)
     chosen = {
         "scratch": ScratchOptions(sensitivity=float(0.5 if sensitivity is None else sensitivity)),
-        "denoise": _denoise_options(grain, None, None, True, 0),
+        "denoise": DenoiseOptions(grain_scale=1.0 if denoise_strength is None else float(denoise_strength)),
         "face": _face_options(fidelity, None, (), False),
         "colorize": _colorize_options(reference, (), None, 0),
     }
@@ -1455,7 +1451,7 @@ def run_chain(
     if progress is not None:
         seconds = estimate_seconds(photo.width, photo.height, names, engine)
         progress(0.0, desc=f"Starting: {len(names)} step(s), about {math.ceil(seconds)} s of classical work")
-    stage_options = _chain_options(photo, names, sensitivity=sensitivity, denoise_strength=denoise_strength,
+    stage_options = _chain_options(names, sensitivity=sensitivity, denoise_strength=denoise_strength,
                                    fidelity=fidelity, reference=reference_pixels)
     options = _common_options(engine, seed, steps, fast, stage_options)
     outcome = run_request(photo, names, options, source_name=upload.name, progress=progress,

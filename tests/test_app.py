@@ -318,6 +318,15 @@ def test_restore_stages_can_be_switched_off(client, scratched_photo):
     assert message == "every stage is switched off; switch on at least one"
 
 
+def test_restore_denoise_strength_scales_the_grain_the_stage_measures(client, scratched_photo):
+    _, summary = client.predict(
+        handle_file(scratched_photo[0]), scratch=False, face=False, denoise_strength=0.5, api_name="/restore"
+    )
+    (denoise,) = summary["stages"]
+    measured = denoise["findings"]["noise_levels"]
+    assert abs(denoise["findings"]["applied"]["grain_levels"] - 0.5 * measured) <= 0.01
+
+
 def test_restore_colours_from_a_reference_and_says_automatic_colour_needs_diffusion(client, tmp_path):
     gray = smooth_photo(96, 128, gray=True)
     gray_path, reference_path = tmp_path / "gray.png", tmp_path / "colour.png"

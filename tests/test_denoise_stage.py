@@ -85,10 +85,20 @@ def test_sepia_stays_sepia_by_default_and_goes_neutral_when_asked():
     assert np.abs(neutral[..., 0] - neutral[..., 2]).mean() < 0.02
 
 
+def test_grain_scale_removes_a_share_of_the_measured_grain():
+    grainy = _grainy(_textured_photo())
+    half = restore(grainy, "denoise", RestoreOptions(engine="classical", stages={"denoise": DenoiseOptions(grain_scale=0.5)}))
+    findings = half.stages[0].findings
+    assert abs(findings["applied"]["grain_levels"] - 0.5 * findings["noise_levels"]) <= 0.01
+    kept = restore(grainy, "denoise", RestoreOptions(engine="classical", stages={"denoise": DenoiseOptions(grain_scale=0)}))
+    assert kept.stages[0].findings["applied"]["grain_levels"] == 0.0
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         (dict(grain=-1), "grain must be between 0 and 50"),
+        (dict(grain_scale=3), "grain_scale must be between 0 and 2"),
         (dict(sharpen=9), "sharpen must be between 0 and 5"),
         (dict(fade=1.5), "fade must be between 0 and 1"),
         (dict(strength=0.9), "strength must be between 0.05 and 0.6"),

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 LEVELS = 255.0
 """Noise levels are shown to users in 8-bit levels (standard deviation x 255)."""
 MAX_GRAIN_LEVELS = 50.0
+MAX_GRAIN_SCALE = 2.0
 MAX_SHARPEN_SIGMA = 5.0
 MAX_STRENGTH = 0.6
 _TILE_OVERLAP_SHARE = 8  # tiles overlap by 1/8 of their side (64 px at SD 1.5's 512)
@@ -53,6 +54,8 @@ class DenoiseOptions:
 
     Attributes:
         grain: noise to remove, in 8-bit levels (standard deviation), 0..50; 0 = off.
+        grain_scale: without ``grain``, the share of the measured grain to remove, 0..2 (1 = as
+            measured, 0 = keep the grain); the result is capped at ``MAX_GRAIN_LEVELS``.
         sharpen: blur to undo, as a Gaussian sigma in px, 0..5; 0 = off.
         fade: fading and colour-cast correction, 0 (none) .. 1 (full); None = 1, which does
             nothing to a photo with a full range and no cast.
@@ -63,6 +66,9 @@ class DenoiseOptions:
 
     grain: float | None = field(
         default=None, metadata={"help": "grain/noise to remove, in 8-bit levels (0 = off; default: estimated)", "type": float}
+    )
+    grain_scale: float = field(
+        default=1.0, metadata={"help": "without --grain, the share of the measured grain to remove, 0-2 (1 = as measured)"}
     )
     sharpen: float | None = field(
         default=None, metadata={"help": "blur to undo, Gaussian sigma in px (0 = off; default: estimated)", "type": float}
@@ -78,6 +84,7 @@ class DenoiseOptions:
 
     def __post_init__(self) -> None:
         _check_range("grain", self.grain, 0.0, MAX_GRAIN_LEVELS, "8-bit levels")
+        _check_range("grain_scale", self.grain_scale, 0.0, MAX_GRAIN_SCALE, "")
         _check_range("sharpen", self.sharpen, 0.0, MAX_SHARPEN_SIGMA, "px")
         _check_range("fade", self.fade, 0.0, 1.0, "")
         _check_range("strength", self.strength, 0.05, MAX_STRENGTH, "")
@@ -146,7 +153,10 @@ def run(image: np.ndarray, context: StageContext) -> StageOutput:
     options: DenoiseOptions = context.stage_options
     context.report(0.0, "measuring grain, blur and fading")
     measured = estimate(image)
-    grain = measured.noise.sigma if options.grain is None else options.grain / LEVELS
+    if options.grain is None:
+        grain = min(measured.noise.sigma * options.grain_scale, MAX_GRAIN_LEVELS / LEVELS)
+    else:
+        grain = options.grain / LEVELS
     sharpen = measured.blur_sigma if options.sharpen is None else options.sharpen
     fade = 1.0 if options.fade is None else options.fade
     context.report(0.1, "removing grain")
