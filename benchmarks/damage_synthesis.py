@@ -55,7 +55,7 @@ from degrade import (  # noqa: E402
     jpeg,
 )
 
-__all__ = ["DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "synthesize"]
+__all__ = ["DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "paint_structures", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,111 @@ def _spot(canvas: np.ndarray, rng: np.random.Generator) -> None:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Thin real structures (negatives: part of the scene, never damage)
+# --------------------------------------------------------------------------------------------
+
+
+def _aa_line(alpha: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], width: float) -> None:
+    """Add an anti-aliased line of ``width`` px (below 1: fainter 1 px line) to ``alpha`` in place."""
+    layer = np.zeros(alpha.shape, np.uint8)
+    pts = [(int(round(x * 16)), int(round(y * 16))) for x, y in (p0, p1)]
+    cv2.line(layer, pts[0], pts[1], 255, thickness=max(1, int(round(width))), lineType=cv2.LINE_AA, shift=4)
+    np.maximum(alpha, layer.astype(np.float32) / 255.0 * min(1.0, width), out=alpha)
+
+
+def _wires(alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """1-4 sagging wires (catenary-like curves) across the photo, 0.6-2 px wide."""
+    h, w = alpha.shape
+    y_base, sag = rng.uniform(0, h), rng.uniform(0, 0.15) * h
+    tilt = rng.uniform(-0.3, 0.3) * h
+    for k in range(int(rng.integers(1, 5))):
+        width = rng.uniform(0.6, 2.0)
+        xs = np.linspace(-5, w + 5, 64)
+        t = xs / max(w, 1)
+        ys = y_base + k * rng.uniform(3, 15) + tilt * t + sag * (4 * (t - 0.5) ** 2 - 1)
+        for i in range(len(xs) - 1):
+            _aa_line(alpha, (xs[i], ys[i]), (xs[i + 1], ys[i + 1]), width)
+
+
+def _railing(alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """A railing or fence: parallel bars 1-3 px wide every 4-16 px between one or two rails."""
+    h, w = alpha.shape
+    top, bottom = sorted(rng.uniform(0, h, 2))
+    bottom = max(bottom, top + 12)
+    x0, x1 = sorted(rng.uniform(-0.2, 1.2, 2) * w)
+    spacing, width = rng.uniform(4, 16), rng.uniform(1.0, 3.0)
+    slant = rng.uniform(-0.2, 0.2) * (bottom - top)
+    for x in np.arange(x0, x1, spacing):
+        _aa_line(alpha, (x, top), (x + slant, bottom), width)
+    for y in ((top, bottom) if rng.random() < 0.6 else (top,)):
+        _aa_line(alpha, (x0, y), (x1, y + rng.uniform(-3, 3)), rng.uniform(1.0, 3.0))
+
+
+def _window_grid(alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """Window bars or a tiled wall: a grid of thin lines, cells 8-40 px."""
+    h, w = alpha.shape
+    x0, y0 = rng.uniform(0, w * 0.6), rng.uniform(0, h * 0.6)
+    x1, y1 = x0 + rng.uniform(30, w), y0 + rng.uniform(30, h)
+    cell, width = rng.uniform(8, 40), rng.uniform(0.8, 2.5)
+    for x in np.arange(x0, x1, cell * rng.uniform(0.7, 1.5)):
+        _aa_line(alpha, (x, y0), (x, y1), width)
+    for y in np.arange(y0, y1, cell):
+        _aa_line(alpha, (x0, y), (x1, y), width)
+
+
+def _twigs(alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """Bare branches: a tapering line that forks into thinner twigs (trees against a sky)."""
+    h, w = alpha.shape
+    stack = [(rng.uniform(0, w), rng.uniform(0.5, 1.0) * h, rng.uniform(-2.4, -0.7), rng.uniform(2.0, 4.0), 0)]
+    while stack:
+        x, y, angle, width, depth = stack.pop()
+        length = rng.uniform(15, 60) * (0.8**depth)
+        x1, y1 = x + length * math.cos(angle), y + length * math.sin(angle)
+        _aa_line(alpha, (x, y), (x1, y1), width)
+        if depth < 5 and width > 0.6:
+            for turn in rng.uniform(-0.7, 0.7, int(rng.integers(1, 4))):
+                stack.append((x1, y1, angle + turn, width * rng.uniform(0.6, 0.85), depth + 1))
+
+
+def _lettering(alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """A line of lettering (a shop sign, a caption): random capitals 6-30 px tall."""
+    h, w = alpha.shape
+    layer = np.zeros((h, w), np.uint8)
+    text = "".join(rng.choice(list("ABCDEFGHIJKLMNOPRSTUVWY &.,0123456789"), int(rng.integers(3, 16))))
+    scale = rng.uniform(0.25, 1.1)
+    font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_PLAIN]))
+    org = (int(rng.uniform(-0.2, 0.7) * w), int(rng.uniform(0.1, 1.0) * h))
+    cv2.putText(layer, text, org, font, scale, 255, int(rng.integers(1, 3)), cv2.LINE_AA)
+    np.maximum(alpha, layer.astype(np.float32) / 255.0, out=alpha)
+
+
+_STRUCTURES = (_wires, _railing, _window_grid, _twigs, _lettering)
+
+
+def paint_structures(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Paint 1-3 thin real structures (wires, a railing, window bars, bare twigs, lettering)
+    into a clean photo, before it is aged: they take the photo's blur and grain, as scene
+    content does, and are never part of the damage ground truth (negatives that look like
+    scratches and cracks).
+
+    Args:
+        image: (H, W, 3) float32 in [0, 1], the clean photo.
+        rng: random generator.
+
+    Returns:
+        (H, W, 3) float32 in [0, 1]; each structure dark (70 %) or light against its surroundings.
+    """
+    out = _check_image(image).copy()
+    for _ in range(int(rng.integers(1, 4))):
+        alpha = np.zeros(out.shape[:2], np.float32)
+        _STRUCTURES[int(rng.integers(len(_STRUCTURES)))](alpha, rng)
+        level = rng.uniform(0.0, 0.25) if rng.random() < 0.7 else rng.uniform(0.7, 1.0)
+        alpha *= rng.uniform(0.5, 1.0)
+        out += (level - out) * alpha[..., None]
+    return np.clip(out, 0.0, 1.0)
+
+
 def _count(value: float, area_scale: float, rng: np.random.Generator) -> int:
     return int(rng.integers(0, int(round(value * area_scale)) + 1))
 
@@ -355,7 +460,8 @@ def paint_damage(image: np.ndarray, layers: dict[str, np.ndarray], *, rng: np.ra
 
 
 def synthesize(
-    image: np.ndarray, *, rng: np.random.Generator, mix: DamageMix = DEFAULT_MIX, age: bool = True
+    image: np.ndarray, *, rng: np.random.Generator, mix: DamageMix = DEFAULT_MIX, age: bool = True,
+    structures_p: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Age a clean photo, damage it, then (sometimes) JPEG it: one training or scoring case.
 
@@ -364,12 +470,17 @@ def synthesize(
         rng: random generator; the same state gives the same result.
         mix: how much of each kind of damage (:class:`DamageMix`).
         age: age the photo first (``degrade.degrade`` without scratches or JPEG).
+        structures_p: probability of painting thin real structures first
+            (:func:`paint_structures`, negatives); at 0 (the benchmarks' default) no random
+            number is drawn for them, so scored cases do not change.
 
     Returns:
         (damaged (H, W, 3) float32 in [0, 1], ground truth (H, W) bool: the pixels the paint
         changed by at least ``degrade.VISIBLE_CHANGE``).
     """
     out = _check_image(image)
+    if structures_p > 0 and rng.random() < structures_p:
+        out = paint_structures(out, rng=rng)
     if age:
         out, _ = degrade(out, rng=rng, scratches=False, jpeg_p=0.0)
     layers = damage_geometry(out.shape[:2], rng=rng, mix=mix)

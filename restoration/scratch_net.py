@@ -30,6 +30,7 @@ import logging
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -48,6 +49,9 @@ __all__ = [
     "save_scratch_net",
     "damage_probability",
     "threshold_for",
+    "WIDE_DAMAGE",
+    "wide_regions",
+    "damage_mask",
     "detect_scratches_learned",
 ]
 
@@ -62,6 +66,8 @@ _MIN_THRESHOLD, _MAX_THRESHOLD = 0.05, 0.95  # probability thresholds at sensiti
 # threshold at the default sensitivity 0.5: best F1 on the validation prints of the training
 # script (`python training/train_scratch_net.py --calibrate WEIGHTS`), never on scored photos
 _DEFAULT_THRESHOLD = 0.6
+WIDE_DAMAGE = 11  # px: damage this wide or wider is left out of the mask (see wide_regions)
+_WIDE_LEVEL = 0.5  # probability at which wide regions are measured
 
 _cache: dict[Path, ScratchNet] = {}
 _cache_lock = threading.Lock()
@@ -229,10 +235,31 @@ def threshold_for(sensitivity: float) -> float:
     return float(np.interp(float(sensitivity), (0.0, 0.5, 1.0), (_MAX_THRESHOLD, _DEFAULT_THRESHOLD, _MIN_THRESHOLD)))
 
 
+def wide_regions(probability: np.ndarray) -> np.ndarray:
+    """Where the network sees damage at least :data:`WIDE_DAMAGE` px across, with a 2 px rim:
+    (H, W) bool, from the probability map alone (the same for every sensitivity).
+
+    At that width it cannot tell paper loss from a blank sky, wall or mount touching the
+    border (it marked 4.5 % of undamaged prints so, nearly all of it skies), so the detector
+    leaves wide damage to the user's brush, as the classical detector does (its widest channel
+    finds cracks up to about 8 px).
+    """
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (WIDE_DAMAGE, WIDE_DAMAGE))
+    core = cv2.morphologyEx((probability >= _WIDE_LEVEL).astype(np.uint8), cv2.MORPH_OPEN, disc)
+    return cv2.dilate(core, np.ones((5, 5), np.uint8)) > 0
+
+
+def damage_mask(probability: np.ndarray, sensitivity: float = 0.5) -> np.ndarray:
+    """Thin damage (scratches, cracks, crazing, hairs, dust, spots) from a probability map of
+    :func:`damage_probability`: (H, W) bool, probability at or above :func:`threshold_for`
+    ``(sensitivity)`` outside :func:`wide_regions`; the mask only grows with ``sensitivity``."""
+    return (probability >= threshold_for(sensitivity)) & ~wide_regions(probability)
+
+
 def detect_scratches_learned(
     image: np.ndarray, *, sensitivity: float = 0.5, model: ScratchNet | None = None
 ) -> np.ndarray:
-    """Damage mask from the network: probability at or above :func:`threshold_for` ``(sensitivity)``.
+    """Thin-damage mask from the network (:func:`damage_mask` of :func:`damage_probability`).
 
     Args:
         image: (H, W, 3) float RGB in [0, 1].
@@ -242,5 +269,5 @@ def detect_scratches_learned(
     Returns:
         (H, W) bool, True = damaged.
     """
-    threshold = threshold_for(sensitivity)
-    return damage_probability(image, model=model) >= threshold
+    threshold_for(sensitivity)  # refuses a bad sensitivity before the network runs
+    return damage_mask(damage_probability(image, model=model), sensitivity)

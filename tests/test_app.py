@@ -391,15 +391,15 @@ def test_eight_concurrent_clients_each_get_their_own_full_size_result(server, tm
         assert np.abs(restored[mask] - restored[below]).mean() < 0.3 * np.abs(damaged[mask] - damaged[below]).mean()
 
 
-def _fake_restore(log: list, lock, seconds: float):
-    """A stand-in for ``restore`` that takes ``seconds`` and logs (engine, start, end)."""
+def _fake_restore(log: list, lock, seconds: dict[str, float]):
+    """A stand-in for ``restore`` that takes ``seconds[engine]`` and logs (engine, start, end)."""
     import time as clock
 
     from restoration.pipeline import RestorationResult
 
     def fake(image, tasks, options, **kwargs):
         started = clock.perf_counter()
-        clock.sleep(seconds)
+        clock.sleep(seconds[options.engine])
         with lock:
             log.append((options.engine, started, clock.perf_counter()))
         return RestorationResult(image=image, engine=options.engine)
@@ -412,7 +412,9 @@ def test_diffusion_work_runs_one_at_a_time_and_classical_work_does_not_wait_for_
     from concurrent.futures import ThreadPoolExecutor
 
     log, lock = [], threading.Lock()
-    monkeypatch.setattr(app, "restore", _fake_restore(log, lock, 1.0))
+    # diffusion work is long (the last of three starts after 3 s), classical short: a classical
+    # request ends long before then unless it waited for a diffusion slot, even on a busy machine
+    monkeypatch.setattr(app, "restore", _fake_restore(log, lock, {"diffusion": 1.5, "classical": 0.5}))
     engines = ["diffusion"] * 3 + ["classical"] * 2
 
     def call(engine):

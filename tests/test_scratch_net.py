@@ -106,6 +106,20 @@ def test_sensitivity_is_monotone():
         scratch_net.threshold_for(1.5)
 
 
+def test_wide_regions_are_left_out_and_thin_damage_kept():
+    probability = np.zeros((120, 160), np.float32)
+    probability[60, 10:150] = 0.99  # a 1 px scratch
+    probability[20:33, 20:140] = 0.99  # a 13 px band crossing it nowhere: no scratch is that wide
+    probability[90:140, 60:120] = 0.99  # a blank sky at the bottom border
+    wide = scratch_net.wide_regions(probability)
+    assert wide[25, 80] and wide[110, 90] and not wide[60, 80]
+    masks = [scratch_net.damage_mask(probability, s) for s in (0.2, 0.5, 0.8)]
+    assert masks[1][60, 10:150].all() and not masks[1][20:33].any() and not masks[1][95:].any()
+    assert not (masks[0] & ~masks[1]).any() and not (masks[1] & ~masks[2]).any()
+    with pytest.raises(InputError, match="sensitivity"):
+        scratch_net.damage_mask(probability, -0.1)
+
+
 def test_stage_uses_the_network_on_request_and_classical_by_default():
     damaged, _ = _with_scratch(_example("1870Girl.jpg", 256), value=0.9)
     learned = scratch_net.detect_scratches_learned(damaged, sensitivity=0.6)
