@@ -51,7 +51,7 @@ __all__ = [
     "threshold_for",
     "WIDE_DAMAGE",
     "wide_regions",
-    "damage_mask",
+    "damage_masks",
     "detect_scratches_learned",
 ]
 
@@ -249,17 +249,20 @@ def wide_regions(probability: np.ndarray) -> np.ndarray:
     return cv2.dilate(core, np.ones((5, 5), np.uint8)) > 0
 
 
-def damage_mask(probability: np.ndarray, sensitivity: float = 0.5) -> np.ndarray:
+def damage_masks(probability: np.ndarray, sensitivities: tuple[float, ...]) -> list[np.ndarray]:
     """Thin damage (scratches, cracks, crazing, hairs, dust, spots) from a probability map of
-    :func:`damage_probability`: (H, W) bool, probability at or above :func:`threshold_for`
-    ``(sensitivity)`` outside :func:`wide_regions`; the mask only grows with ``sensitivity``."""
-    return (probability >= threshold_for(sensitivity)) & ~wide_regions(probability)
+    :func:`damage_probability`, one (H, W) bool mask per sensitivity: probability at or above
+    :func:`threshold_for` ``(sensitivity)`` outside :func:`wide_regions` (measured once); a
+    mask only grows with its sensitivity."""
+    thresholds = [threshold_for(level) for level in sensitivities]
+    thin = ~wide_regions(probability)
+    return [(probability >= threshold) & thin for threshold in thresholds]
 
 
 def detect_scratches_learned(
     image: np.ndarray, *, sensitivity: float = 0.5, model: ScratchNet | None = None
 ) -> np.ndarray:
-    """Thin-damage mask from the network (:func:`damage_mask` of :func:`damage_probability`).
+    """Thin-damage mask from the network (:func:`damage_masks` of :func:`damage_probability`).
 
     Args:
         image: (H, W, 3) float RGB in [0, 1].
@@ -270,4 +273,4 @@ def detect_scratches_learned(
         (H, W) bool, True = damaged.
     """
     threshold_for(sensitivity)  # refuses a bad sensitivity before the network runs
-    return damage_mask(damage_probability(image, model=model), sensitivity)
+    return damage_masks(damage_probability(image, model=model), (sensitivity,))[0]

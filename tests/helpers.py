@@ -1,8 +1,25 @@
-"""Small synthetic photos with known damage, shared by the pipeline, CLI and app tests."""
+"""Small synthetic photos with known damage, shared by the pipeline, CLI and app tests, and the
+loader of the benchmark scripts they test."""
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def benchmark_script(name: str, monkeypatch):
+    """``benchmarks/<name>.py`` as a module (a script folder, not part of the package), registered
+    in ``sys.modules`` for the test only (its dataclasses look their module up)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 def smooth_photo(height: int = 96, width: int = 128, *, gray: bool = False) -> np.ndarray:

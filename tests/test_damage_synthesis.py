@@ -1,23 +1,9 @@
 """The training damage generator's thin real structures (negatives for the learned detector)."""
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _synthesis(monkeypatch):
-    """benchmarks/damage_synthesis.py as a module (it is a script folder, not part of the package)."""
-    path = ROOT / "benchmarks" / "damage_synthesis.py"
-    spec = importlib.util.spec_from_file_location("damage_synthesis_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from helpers import benchmark_script
 
 
 def _flat_photo() -> np.ndarray:
@@ -25,7 +11,7 @@ def _flat_photo() -> np.ndarray:
 
 
 def test_structures_are_thin_lines_drawn_the_same_for_the_same_seed(monkeypatch):
-    synthesis = _synthesis(monkeypatch)
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
     for seed in range(12):
         first = synthesis.paint_structures(_flat_photo(), rng=np.random.default_rng(seed))
         again = synthesis.paint_structures(_flat_photo(), rng=np.random.default_rng(seed))
@@ -37,7 +23,7 @@ def test_structures_are_thin_lines_drawn_the_same_for_the_same_seed(monkeypatch)
 
 
 def test_structures_are_never_damage_and_scored_cases_do_not_change(monkeypatch):
-    synthesis = _synthesis(monkeypatch)
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
     undamaged = replace(synthesis.DEFAULT_MIX, clean_p=1.0, jpeg_p=0.0)
     photo = _flat_photo()
     with_lines, truth = synthesis.synthesize(photo, rng=np.random.default_rng(3), mix=undamaged, age=False, structures_p=1.0)

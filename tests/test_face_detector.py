@@ -4,7 +4,6 @@ Every test passes with and without dlib / face_recognition_models: what differs 
 checked for whichever engine is present, and the Haar-only fallback is also run on purpose.
 """
 
-import importlib.util
 import json
 import logging
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage.data
-from helpers import smooth_photo
+from helpers import benchmark_script, smooth_photo
 
 from restoration.classical import face_detector
 from restoration.classical.face_detector import Face, detect_faces, dlib_available
@@ -234,18 +233,8 @@ def test_nan_threshold_is_refused():
         detect_faces(np.zeros((64, 64, 3), np.float32), threshold=float("nan"))
 
 
-def _benchmark(monkeypatch):
-    """benchmarks/face_detection.py as a module (it is a script, not part of the package)."""
-    path = ROOT / "benchmarks" / "face_detection.py"
-    spec = importlib.util.spec_from_file_location("face_detection_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmark_matches_each_hand_face_once_and_fits_on_tune_photos_only(monkeypatch):
-    bench = _benchmark(monkeypatch)
+    bench = benchmark_script("face_detection", monkeypatch)
     truth = {"faces": [[0, 0, 30, 30], [100, 0, 20, 20]], "hard": [[200, 0, 40, 40]]}
     boxes = [(2.0, 2.0, 28.0, 28.0), (0.0, 0.0, 30.0, 30.0), (101.0, 1.0, 19.0, 19.0), (205.0, 5.0, 30.0, 30.0)]
     boxes.append((400.0, 0.0, 30.0, 30.0))

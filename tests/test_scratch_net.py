@@ -113,11 +113,11 @@ def test_wide_regions_are_left_out_and_thin_damage_kept():
     probability[90:140, 60:120] = 0.99  # a blank sky at the bottom border
     wide = scratch_net.wide_regions(probability)
     assert wide[25, 80] and wide[110, 90] and not wide[60, 80]
-    masks = [scratch_net.damage_mask(probability, s) for s in (0.2, 0.5, 0.8)]
+    masks = scratch_net.damage_masks(probability, (0.2, 0.5, 0.8))
     assert masks[1][60, 10:150].all() and not masks[1][20:33].any() and not masks[1][95:].any()
     assert not (masks[0] & ~masks[1]).any() and not (masks[1] & ~masks[2]).any()
     with pytest.raises(InputError, match="sensitivity"):
-        scratch_net.damage_mask(probability, -0.1)
+        scratch_net.damage_masks(probability, (0.5, -0.1))
 
 
 def test_stage_uses_the_network_on_request_and_classical_by_default():

@@ -184,7 +184,7 @@ def _masks_at(image: np.ndarray, sensitivities: tuple[float, ...], detector: str
         except WeightsUnavailableError as error:
             logger.warning("%s; using the classical scratch detector", error)
         else:
-            return [scratch_net.damage_mask(probability, level) for level in sensitivities]
+            return scratch_net.damage_masks(probability, tuple(sensitivities))
     return [detect_classical(image, sensitivity=level) for level in sensitivities]
 
 
