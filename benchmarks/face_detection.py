@@ -68,7 +68,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from restoration.classical import face_detector  # noqa: E402
+from restoration.classical import face_detector, mtcnn  # noqa: E402
 from restoration.imageio import load_photo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +139,11 @@ def dlib_hog(image: np.ndarray) -> list[tuple[Box, float]]:
     return sorted(dets, key=lambda d: -d[1])
 
 
+def mtcnn_alone(image: np.ndarray) -> list[tuple[Box, float]]:
+    boxes, probabilities, _ = mtcnn.detect_faces_mtcnn(gray_u8(image).astype(np.float32) / 255.0, min_face_size=MIN_SIZE)
+    return [(tuple(map(float, b)), float(p)) for b, p in zip(boxes, probabilities)]
+
+
 def ours_haar_only(image: np.ndarray) -> list[tuple[Box, float]]:
     return [(f.box, f.score) for f in face_detector._detect(image, MIN_SIZE, 0.5, use_dlib=False)]
 
@@ -151,6 +156,7 @@ def detectors() -> dict[str, Callable[[np.ndarray], list[tuple[Box, float]]]]:
     out = {"Haar frontal": haar_frontal, "Haar frontal+profile": haar_frontal_profile}
     if face_detector.dlib_available():
         out["dlib HOG"] = dlib_hog
+    out["MTCNN"] = mtcnn_alone
     out["ours, Haar only"] = ours_haar_only
     if face_detector.dlib_available():
         out["ours"] = ours
@@ -416,6 +422,8 @@ def fit(corpus: Path) -> None:
             "_MODEL_HAAR_VIEW": face_detector._MODEL_HAAR_VIEW[0],
             "_MODEL_HOG_VIEW": face_detector._MODEL_HOG_VIEW[0],
             "_MODEL_HOG_ALONE": face_detector._MODEL_HOG_ALONE[0],
+            "_MODEL_MTCNN_VIEW": face_detector._MODEL_MTCNN_VIEW[0],
+            "_MODEL_MTCNN_ALONE": face_detector._MODEL_MTCNN_ALONE[0],
             "_MODEL_MMOD_VIEW": face_detector._MODEL_MMOD_VIEW[0],
             "_MODEL_MMOD_ALONE": face_detector._MODEL_MMOD_ALONE[0],
         }

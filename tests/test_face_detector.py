@@ -166,8 +166,36 @@ def test_cnn_checks_exactly_the_candidates_past_the_gate():
         if not dlib_available():
             assert "mmod" not in cand.features
             continue
-        passed = max(face_detector._logit(cand.features, m) for m in face_detector._VIEWS) >= face_detector._MMOD_GATE
-        assert ("mmod" in cand.features) == passed
+        best = max(face_detector._logit(cand.features, m) for m in face_detector._VIEWS)
+        assert ("mmod" in cand.features) == (face_detector._MMOD_GATE <= best < face_detector._MMOD_SURE)
+
+
+def test_mtcnn_is_evidence_on_every_candidate_with_dlib():
+    # MTCNN's logit: high on the astronaut's face, the floor on candidates it does not detect
+    cands = face_detector._candidates(_astronaut())
+    if not dlib_available():
+        assert all("mtcnn" not in c.features for c in cands)
+        return
+    on_face = [c for c in cands if _iou(c.box, ASTRONAUT_FACE) > 0.5]
+    assert on_face and on_face[0].features["mtcnn"] > 5.0
+    elsewhere = [c.features["mtcnn"] for c in cands if _iou(c.box, ASTRONAUT_FACE) < 0.1]
+    assert elsewhere and all(v == face_detector._MTCNN_FLOOR for v in elsewhere)
+
+
+def test_mtcnn_boxes_are_mapped_onto_dlibs_convention():
+    # an MTCNN box (1.25 times as tall as wide, from the forehead) becomes dlib's square
+    x, y, w, h = face_detector._mtcnn_to_dlib((100.0, 50.0, 80.0, 100.0))
+    assert w == h == pytest.approx(80.0 * face_detector._MTCNN_TO_DLIB[2])
+    assert (x, y) == pytest.approx((100.0 + 80.0 * face_detector._MTCNN_TO_DLIB[0], 50.0 + 80.0 * face_detector._MTCNN_TO_DLIB[1]))
+
+
+def test_missing_mtcnn_weights_is_a_warning_not_an_error(monkeypatch, caplog):
+    monkeypatch.setattr(face_detector.mtcnn, "mtcnn_weights_available", lambda path=None: False)
+    with caplog.at_level(logging.WARNING, logger=face_detector.__name__):
+        faces = detect_faces(_astronaut())
+    assert faces and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
+    if dlib_available():
+        assert "without MTCNN" in caplog.text
 
 
 def test_missing_cnn_model_keeps_hog_and_landmarks(monkeypatch, caplog):

