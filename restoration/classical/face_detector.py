@@ -269,13 +269,21 @@ _CASCADE_FILES = {
 }
 
 
-@functools.cache
+# a CascadeClassifier keeps per-call state ("0 <= scaleIdx" assertions when two requests shared
+# one): each thread loads its own (about 10 ms)
+_thread_cascades = threading.local()
+
+
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    path = Path(cv2.data.haarcascades) / _CASCADE_FILES[name]
-    cascade = cv2.CascadeClassifier(str(path))
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV could not load its Haar cascade {path}")
-    return cascade
+    """OpenCV's cascade ``name`` for the calling thread, loaded once per thread."""
+    cascades = _thread_cascades.__dict__.setdefault("by_name", {})
+    if name not in cascades:
+        path = Path(cv2.data.haarcascades) / _CASCADE_FILES[name]
+        cascade = cv2.CascadeClassifier(str(path))
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV could not load its Haar cascade {path}")
+        cascades[name] = cascade
+    return cascades[name]
 
 
 @dataclass(frozen=True)
