@@ -28,8 +28,6 @@ References:
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from pathlib import Path
 
 import cv2
@@ -37,7 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InputError, WeightsUnavailableError
+from .errors import InputError
+from .shipped import LoadedOnce
 from .validation import check_rgb
 
 __all__ = [
@@ -57,8 +56,6 @@ __all__ = [
     "detect_scratches_learned",
 ]
 
-logger = logging.getLogger(__name__)
-
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "scratch_net.safetensors"
 CHANNELS = (8, 16, 32, 64, 128)  # channels per level, finest first; 4 poolings: inputs padded to a multiple of 16
 TILE = 768  # side of an inference tile, px (a multiple of 16)
@@ -71,8 +68,6 @@ _DEFAULT_THRESHOLD = 0.6
 WIDE_DAMAGE = 11  # px: damage this wide or wider is left out of the mask (see wide_regions)
 _WIDE_LEVEL = 0.5  # probability at which wide regions are measured
 
-_cache: dict[Path, ScratchNet] = {}
-_cache_lock = threading.Lock()
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -141,33 +136,24 @@ def load_scratch_net(path: str | Path | None = None) -> ScratchNet:
     Raises:
         WeightsUnavailableError: the file is missing or is not a valid weights file for this network.
     """
-    path = Path(WEIGHTS_PATH if path is None else path).resolve()
-    with _cache_lock:
-        if path not in _cache:
-            _cache[path] = _read(path)
-        return _cache[path]
+    return _loaded(WEIGHTS_PATH if path is None else path)
 
 
-def _read(path: Path) -> ScratchNet:
-    from safetensors import SafetensorError, safe_open
+def _build(path: Path) -> ScratchNet:
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    if not path.is_file():
-        raise WeightsUnavailableError(f"the learned scratch detector's weights are missing ({path})")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            channels = tuple(json.loads((handle.metadata() or {}).get("channels", json.dumps(list(CHANNELS)))))
-        model = ScratchNet(channels)
-        state = load_file(str(path))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [name for name in missing if not name.endswith("num_batches_tracked")]
-        if missing or unexpected:
-            raise ValueError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
-        raise WeightsUnavailableError(f"cannot load the learned scratch detector from {path}: {error}") from error
-    model.eval()
-    logger.info("loaded the learned scratch detector from %s", path)
+    with safe_open(str(path), framework="pt") as handle:
+        channels = tuple(json.loads((handle.metadata() or {}).get("channels", json.dumps(list(CHANNELS)))))
+    model = ScratchNet(channels)
+    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    missing = [name for name in missing if not name.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise ValueError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model
+
+
+_loaded = LoadedOnce("the learned scratch detector", _build)
 
 
 def _pad_to(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:

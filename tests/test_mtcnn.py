@@ -11,8 +11,13 @@ import pytest
 import skimage.data
 
 from restoration.classical import mtcnn
-from restoration.classical.mtcnn import detect_faces_mtcnn, load_mtcnn, mtcnn_weights_available
+from restoration.classical.mtcnn import (
+    detect_faces_mtcnn,
+    load_mtcnn,
+    mtcnn_weights_available,
+)
 from restoration.errors import InputError, WeightsUnavailableError
+from restoration.shipped import LoadedOnce
 
 ASTRONAUT_FACE = (175, 75, 95, 95)  # x, y, w, h of Eileen Collins' face, as in test_face_detector.py
 # facenet-pytorch 2.6.0, MTCNN(keep_all=True).detect(skimage.data.astronaut(), landmarks=True), CPU
@@ -137,7 +142,7 @@ def test_bad_input_is_refused(image, options):
 
 
 def test_the_networks_are_loaded_once_in_eval_mode(monkeypatch):
-    monkeypatch.setattr(mtcnn, "_cache", {})
+    monkeypatch.setattr(mtcnn, "_loaded", LoadedOnce("the MTCNN face detector", mtcnn._build))  # nothing read yet
     models = []
     threads = [threading.Thread(target=lambda: models.append(load_mtcnn())) for _ in range(4)]
     for thread in threads:

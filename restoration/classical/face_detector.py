@@ -213,6 +213,20 @@ _MODEL_HOG_ALONE = (  # 118 faces, 204 non-faces
     (2.661,),
     -0.8118,
 )
+_MODEL_MTCNN_VIEW = (  # 118 faces, 204 non-faces
+    ("mtcnn", "jitter", "eyes", "symmetry"),
+    (0.4474, -3.37, 0.8097, 0.221),
+    (4.387, 0.9798, 0.6633, 0.3732),
+    (2.43, -1.221, 0.4682, 0.07177),
+    -0.8336,
+)
+_MODEL_MTCNN_ALONE = (  # 118 faces, 204 non-faces
+    ("mtcnn",),
+    (0.4474,),
+    (4.387,),
+    (3.258,),
+    -0.7092,
+)
 _MODEL_MMOD_VIEW = (  # 40 faces, 134 non-faces
     ("mmod", "jitter", "eyes", "symmetry"),
     (-0.2939, -3.105, 0.7037, 0.1558),
@@ -230,20 +244,6 @@ _MODEL_MMOD_ALONE = (  # 40 faces, 134 non-faces
 _CALIBRATION = (1.711, -2.154)  # score = sigmoid(a * logit(best view) + b)
 # The views scored with dlib (see the module docstring, step 3); the CNN's views count only when
 # its confidence was measured (candidates the other views give _MMOD_GATE or more).
-_MODEL_MTCNN_VIEW = (  # 118 faces, 204 non-faces
-    ("mtcnn", "jitter", "eyes", "symmetry"),
-    (0.4474, -3.37, 0.8097, 0.221),
-    (4.387, 0.9798, 0.6633, 0.3732),
-    (2.43, -1.221, 0.4682, 0.07177),
-    -0.8336,
-)
-_MODEL_MTCNN_ALONE = (  # 118 faces, 204 non-faces
-    ("mtcnn",),
-    (0.4474,),
-    (4.387,),
-    (3.258,),
-    -0.7092,
-)
 _VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE, _MODEL_MTCNN_VIEW, _MODEL_MTCNN_ALONE)
 _MMOD_VIEWS = (_MODEL_MMOD_VIEW, _MODEL_MMOD_ALONE)
 _MMOD_GATE = -1.65  # dlib's CNN checks candidates whose best logit without it is at least this (score 0.02)
@@ -462,11 +462,10 @@ def _mtcnn_detections(gray: np.ndarray, min_size: int) -> list[tuple[Box, float]
         return []
     scale = min(1.0, math.sqrt(_MTCNN_BUDGET / (gray.shape[0] * gray.shape[1])))
     small = _resized(gray, scale) if scale < 1.0 else gray
-    smallest = max(_MTCNN_MIN_FACE, min(min_size, _MTCNN_MIN_FACE) * scale)
     if scale < 1.0:
-        logger.info("large image: the MTCNN pass finds faces from %.0f px (min_size %d)", smallest / scale, min_size)
+        logger.info("large image: the MTCNN pass finds faces from %.0f px (min_size %d)", _MTCNN_MIN_FACE / scale, min_size)
     boxes, probabilities, _ = mtcnn.detect_faces_mtcnn(
-        small.astype(np.float32) / 255.0, min_face_size=smallest, thresholds=_MTCNN_PROPOSE
+        small.astype(np.float32) / 255.0, min_face_size=_MTCNN_MIN_FACE, thresholds=_MTCNN_PROPOSE
     )
     out = []
     for box, p in zip(boxes, probabilities):

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,7 +48,8 @@ import torch
 from torch import nn
 from torch.nn.functional import interpolate
 
-from ..errors import InputError, WeightsUnavailableError
+from ..errors import InputError
+from ..shipped import LoadedOnce
 from ..validation import check_rgb
 
 __all__ = [
@@ -70,8 +70,6 @@ _STRIDE, _CELL = 2, 12  # P-Net: output stride and window side, px of its input
 _NMS_SCALE, _NMS_PNET, _NMS_RNET, _NMS_ONET = 0.5, 0.7, 0.7, 0.7  # as in facenet-pytorch's detect_face
 _BATCH = 512  # crops per R-Net / O-Net forward pass (facenet-pytorch's fixed_batch_process)
 
-_cache: dict[Path, Cascade] = {}
-_cache_lock = threading.Lock()
 
 
 class PNet(nn.Module):
@@ -185,27 +183,18 @@ def load_mtcnn(path: str | Path | None = None) -> Cascade:
     Raises:
         WeightsUnavailableError: the file is missing or does not hold exactly the cascade's weights.
     """
-    path = Path(WEIGHTS_PATH if path is None else path).resolve()
-    with _cache_lock:
-        if path not in _cache:
-            _cache[path] = _read(path)
-        return _cache[path]
+    return _loaded(WEIGHTS_PATH if path is None else path)
 
 
-def _read(path: Path) -> Cascade:
-    from safetensors import SafetensorError
+def _build(path: Path) -> Cascade:
     from safetensors.torch import load_file
 
-    if not path.is_file():
-        raise WeightsUnavailableError(f"the MTCNN face detector's weights are missing ({path})")
     model = Cascade()
-    try:
-        model.load_state_dict(load_file(str(path)), strict=True)
-    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
-        raise WeightsUnavailableError(f"cannot load the MTCNN face detector from {path}: {error}") from error
-    model.eval()
-    logger.info("loaded the MTCNN face detector from %s", path)
+    model.load_state_dict(load_file(str(path)), strict=True)
     return model
+
+
+_loaded = LoadedOnce("the MTCNN face detector", _build)
 
 
 def _is_number(value: object) -> bool:
