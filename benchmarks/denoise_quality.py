@@ -9,8 +9,11 @@ rounded to 8 bits as a scanner would), and is then restored by:
   "denoise", RestoreOptions(engine="classical"))`` once the pipeline lists a ``denoise`` stage;
   until then the same chain composed here (:func:`_our_stage`: ``estimate_noise``,
   ``estimate_blur``, ``estimate_tone``, then ``denoise``, ``deblur``, ``correct_tone``);
-* **ours w/o tone**: the same without the tone correction (``grain_and_blur``: the grain and
-  blur algorithms alone; the tone module is measured by its own benchmark);
+* **ours, fade 0**: the same with its fading and cast correction off (``DenoiseOptions(fade=0)``,
+  the tab's *fade* slider at 0; :func:`grain_and_blur`): the grain and blur repair alone. The
+  grain and blur rows' targets are read here: their references keep each print's own fading
+  and cast, so with the correction on, every contrast it restores counts against it (the clean
+  row shows what it does to each photo);
 * **OpenCV NLM**: one ``cv2.fastNlMeansDenoisingColored`` pass (7-px patches, 21-px search)
   with ``h = hColor = NLM_H`` times the estimated noise (our ``estimate_noise``) in 8-bit levels;
   **NLM best h**: the same with the factor of ``NLM_GRID`` that is best on average for the row
@@ -23,8 +26,9 @@ rounded to 8 bits as a scanner would), and is then restored by:
 
 Scores: PSNR (dB) and SSIM against the clean photo, over the whole image, and seconds per
 megapixel. The baselines' parameters (``NLM_H``, ``USM_RADIUS``, ``USM_AMOUNT``) and the
-stage's own constants were TUNED (``--tune``) on 20 corpus prints of ``FIT_PRINTS`` (the list of
-benchmarks/scratch_quality.py) and are SCORED on other photos: the bundled clean photos
+stage's own constants were TUNED on corpus prints of ``FIT_PRINTS`` (the list of
+benchmarks/scratch_quality.py: ``--tune`` on its first 20, the deconvolution kernel on all 40)
+and are SCORED on other photos: the bundled clean photos
 (``degrade.clean_photos``) and the 40 ``HELD_OUT_PRINTS``, disjoint from ``FIT_PRINTS``. The
 corpus prints carry real grain and softness of their own, which stay in the reference: removing
 it costs PSNR there, so the bundled photos are the cleaner measure.
@@ -37,6 +41,11 @@ Usage (from the repository root):
     python benchmarks/denoise_quality.py [--quick] [--photos N] [--seed S] [--max-side PX]
         [--bm3d-prints N] [--per-photo]
     python benchmarks/denoise_quality.py --tune     # the parameter grids on the fitting prints
+    python benchmarks/denoise_quality.py --validation --bm3d-prints 0  # the 47 validation prints
+
+``--validation`` scores the corpus prints in neither list (:func:`validation_prints`): they
+decide between rules that score the same on the fitting prints (the deconvolution kernel of
+``restoration.classical.sharpen``) and are never reported as scores of the stage.
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ from degrade import GLOBAL_DEGRADATIONS, add_grain, clean_photos, global_degrada
 from scratch_quality import CORPUS, FIT_PRINTS, HELD_OUT_PRINTS, CorpusUnavailable, load_prints  # noqa: E402
 
 from restoration import pipeline  # noqa: E402
+from restoration.stages.denoise import DenoiseOptions  # noqa: E402
 from restoration.classical.grain import NoiseEstimate, denoise, estimate_noise  # noqa: E402
 from restoration.classical.sharpen import deblur, estimate_blur  # noqa: E402
 
@@ -80,9 +90,10 @@ except ImportError:
 NLM_H = 0.6  # h = hColor = NLM_H * estimated noise std in 8-bit levels
 USM_RADIUS, USM_AMOUNT = 1.5, 1.0  # unsharp masking
 TUNE_PRINTS = FIT_PRINTS[:20]
-_SALT = {"bundled": (), "held-out": (1,), "fit": (2,)}
+_SALT = {"bundled": (), "held-out": (1,), "fit": (2,), "validation": (3,)}
+_PRINT_SUFFIXES = (".jpg", ".jpeg", ".png")
 _GRAIN_ROWS = ("grain", "grain+blur")
-METHODS = ("input", "ours", "ours w/o tone", "OpenCV NLM", "NLM best h", "bm3d", "unsharp")
+METHODS = ("input", "ours", "ours, fade 0", "OpenCV NLM", "NLM best h", "bm3d", "unsharp")
 NLM_GRID = (0.2, 0.3, 0.45, 0.6, 0.8, 1.0)  # h factors of the "NLM best h" column (the best per row, chosen on the scored photos)
 
 
@@ -106,11 +117,27 @@ def _our_stage(image: np.ndarray) -> np.ndarray:
 
 
 def grain_and_blur(image: np.ndarray) -> np.ndarray:
-    """The stage without its tone correction: estimate grain and blur, denoise, deblur."""
+    """The stage with its fading and cast correction off (fade 0): estimate grain and blur,
+    denoise, deblur; (H, W, 3) float32 [0, 1] in and out."""
+    if _stage_in_pipeline():
+        options = pipeline.RestoreOptions(engine="classical", stages={"denoise": DenoiseOptions(fade=0.0)})
+        return pipeline.restore(image, "denoise", options).image
     noise = estimate_noise(image)
     blur = estimate_blur(image, noise_sigma=noise.sigma)
     out = denoise(image, sigma=noise.sigma, chroma_sigma=noise.chroma_sigma, correlation=noise.correlation)
     return deblur(out, blur_sigma=blur, noise_sigma=noise.sigma)
+
+
+def validation_prints(corpus: Path) -> list[str]:
+    """The corpus prints in neither ``FIT_PRINTS`` nor ``HELD_OUT_PRINTS`` (47 of 127), sorted.
+
+    Raises:
+        CorpusUnavailable: the corpus folder is missing.
+    """
+    if not corpus.is_dir():
+        raise CorpusUnavailable(f"no corpus folder at {corpus}")
+    listed = set(FIT_PRINTS) | set(HELD_OUT_PRINTS)
+    return sorted(p.name for p in corpus.iterdir() if p.suffix.lower() in _PRINT_SUFFIXES and p.name not in listed)
 
 
 def _to_bgr8(image: np.ndarray) -> np.ndarray:
@@ -203,7 +230,7 @@ def score(
             out, seconds = timed(_our_stage, degraded)
             per["ours"].append((*quality(clean, out), seconds / mp))
             out, seconds = timed(grain_and_blur, degraded)
-            per["ours w/o tone"].append((*quality(clean, out), seconds / mp))
+            per["ours, fade 0"].append((*quality(clean, out), seconds / mp))
             out, seconds = timed(opencv_nlm, degraded, noise)
             per["OpenCV NLM"].append((*quality(clean, out), seconds / mp))
             grid = per.setdefault("_nlm_grid", [])
@@ -260,15 +287,15 @@ def quality_table(results: dict[str, dict[str, list[tuple[float, float, float]]]
 
 
 def per_photo_table(names: Sequence[str], results: dict[str, dict[str, list[tuple[float, float, float]]]]) -> None:
-    """PSNR of ours, ours without tone, NLM and the input, per photo and degradation."""
+    """PSNR of ours, ours at fade 0, NLM and the input, per photo and degradation."""
     rows = list(results)
-    print("| photo | " + " | ".join(f"{r}: ours / w/o tone / NLM / input" for r in rows) + " |")
+    print("| photo | " + " | ".join(f"{r}: ours / fade 0 / NLM / input" for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for i, name in enumerate(names):
         cells = [name]
         for r in rows:
             per = results[r]
-            cells.append(" / ".join(fmt(per[m][i][0]) for m in ("ours", "ours w/o tone", "OpenCV NLM", "input")))
+            cells.append(" / ".join(fmt(per[m][i][0]) for m in ("ours", "ours, fade 0", "OpenCV NLM", "input")))
         print("| " + " | ".join(cells) + " |")
 
 
@@ -279,10 +306,10 @@ def targets(results: dict[str, dict[str, list[tuple[float, float, float]]]], lab
         return _mean(results[row][method], 0) if row in results else float("nan")
 
     lines = [
-        ("grain: ours w/o tone - OpenCV NLM >= 1 dB", m("grain", "ours w/o tone") - m("grain", "OpenCV NLM"), 1.0),
-        ("blur: ours w/o tone - unsharp > 0 dB", m("blur", "ours w/o tone") - m("blur", "unsharp"), 0.0),
-        ("grain+blur: ours w/o tone - input > 0 dB", m("grain+blur", "ours w/o tone") - m("grain+blur", "input"), 0.0),
-        ("clean: ours w/o tone vs the photo >= 40 dB", m("clean", "ours w/o tone"), 40.0),
+        ("grain: ours, fade 0 - OpenCV NLM >= 1 dB", m("grain", "ours, fade 0") - m("grain", "OpenCV NLM"), 1.0),
+        ("blur: ours, fade 0 - unsharp > 0 dB", m("blur", "ours, fade 0") - m("blur", "unsharp"), 0.0),
+        ("grain+blur: ours, fade 0 - input > 0 dB", m("grain+blur", "ours, fade 0") - m("grain+blur", "input"), 0.0),
+        ("clean: ours, fade 0 vs the photo >= 40 dB", m("clean", "ours, fade 0"), 40.0),
         ("grain: ours - OpenCV NLM >= 1 dB", m("grain", "ours") - m("grain", "OpenCV NLM"), 1.0),
         ("grain: ours - NLM with its best h on these photos >= 1 dB", m("grain", "ours") - m("grain", "NLM best h"), 1.0),
         ("blur: ours - unsharp > 0 dB", m("blur", "ours") - m("blur", "unsharp"), 0.0),
@@ -291,12 +318,12 @@ def targets(results: dict[str, dict[str, list[tuple[float, float, float]]]], lab
         ("clean: ours vs the photo >= 40 dB", m("clean", "ours"), 40.0),
     ]
     worst_clean = min((v[0] for v in results.get("clean", {}).get("ours", [])), default=float("nan"))
-    worst_mine = min((v[0] for v in results.get("clean", {}).get("ours w/o tone", [])), default=float("nan"))
+    worst_mine = min((v[0] for v in results.get("clean", {}).get("ours, fade 0", [])), default=float("nan"))
     print(f"\nTargets, {label}:\n")
     for text, value, bound in lines:
         ok = "yes" if value >= bound else "NO"
         print(f"- {text}: {fmt(value)} ({ok})")
-    print(f"- clean, worst photo: ours {fmt(worst_clean)} dB, ours w/o tone {fmt(worst_mine)} dB")
+    print(f"- clean, worst photo: ours {fmt(worst_clean)} dB, ours, fade 0 {fmt(worst_mine)} dB")
 
 
 def cost_table(repeats: int = 2) -> None:
@@ -367,7 +394,7 @@ def tune(prints: dict[str, np.ndarray], seed: int) -> None:
         ]
         print(f"| {radius} | " + " | ".join(cells) + " |")
     print("\nOurs, for reference:\n")
-    print("| row | input | ours | ours w/o tone |")
+    print("| row | input | ours | ours, fade 0 |")
     print("|---|---|---|---|")
     for row in cases:
         print(f"| {row} | {fmt(mean_psnr(row, lambda d: d))} | {fmt(mean_psnr(row, _our_stage))} | {fmt(mean_psnr(row, grain_and_blur))} |")
@@ -386,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bm3d-prints", type=int, default=4, help="run bm3d on the first N photos of each set (default 4; slow)")
     parser.add_argument("--per-photo", action="store_true", help="also print PSNR per photo")
     parser.add_argument("--tune", action="store_true", help="print the tuning grids on the fitting prints and stop")
+    parser.add_argument(
+        "--validation", action="store_true",
+        help="score the corpus prints that are neither fitted nor scored (choices between rules that tie on the fitting prints) and stop",
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(2)
     started = time.perf_counter()
@@ -415,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     limit = slice(None) if args.photos is None else slice(max(args.photos, 0))
     held_limit = slice(5) if args.quick and args.photos == 3 else limit
     print(f"Synthetic global degradations, seed {args.seed}, max side {args.max_side or 'full'} px, 8-bit.")
-    print(f"Ours = {stage}. Baselines' parameters and the stage's constants tuned on FIT_PRINTS[:20] (--tune).")
+    print(f"Ours = {stage}. Baselines' parameters and the stage's constants tuned on FIT_PRINTS (--tune: the first 20).")
     for note in notes:
         print(f"Note: {note}.")
 
@@ -428,6 +459,17 @@ def main(argv: list[str] | None = None) -> int:
             print()
             per_photo_table(list(photos), results)
         return results
+
+    if args.validation:
+        try:
+            names = validation_prints(args.corpus)
+            prints = load_prints(args.corpus, names[limit], max_side)
+        except CorpusUnavailable as error:
+            print(f"error: cannot validate: {error}", file=sys.stderr)
+            return 2
+        scored_set(f"Validation corpus prints ({len(prints)}, neither in FIT_PRINTS nor in HELD_OUT_PRINTS)", prints, _SALT["validation"])
+        print(f"\n({time.perf_counter() - started:.0f} s)")
+        return 0
 
     photos = dict(list(clean_photos(max_side).items())[limit])
     bundled = scored_set(f"Bundled clean photos ({len(photos)}: {', '.join(photos)}; never tuned on)", photos, _SALT["bundled"])

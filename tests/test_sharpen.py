@@ -103,12 +103,24 @@ def test_no_jump_at_the_floor():
     assert _psnr(blurred, just_over) > 40.0  # the kernel rises from nothing over the floor
 
 
-def test_a_sharp_photo_that_measures_about_one_pixel_gets_no_halo():
-    photo = skimage.data.astronaut().astype(np.float32) / 255.0  # sharp; reads ~1 px (its own blur)
+def test_a_sharp_photo_is_measured_sharp_and_left_almost_alone():
+    photo = skimage.data.astronaut().astype(np.float32) / 255.0  # sharp, with soft edges of its own
     blur = estimate_blur(photo, noise_sigma=2.0 / 255.0)
-    assert 0.9 < blur < 1.1
+    assert blur < 0.8  # the 85th percentile read ~1 px here, and its kernel drew white rims round the hair
     out = deblur(photo, blur_sigma=blur, noise_sigma=2.0 / 255.0)
-    assert _psnr(photo, out) > 32.0  # the linear kernel rule drew white rims round the hair here (28 dB)
+    assert _psnr(photo, out) > 40.0
+
+
+def test_an_out_of_focus_background_is_not_taken_for_blur_to_undo():
+    photo = skimage.data.astronaut().astype(np.float32) / 255.0
+    width = photo.shape[1]
+    scene = photo.copy()  # its right quarter out of focus, as behind a portrait sitter
+    scene[:, 3 * width // 4 :] = _blur(photo, 2.5)[:, 3 * width // 4 :]
+    blurred = _blur(scene, 1.0)
+    blur = estimate_blur(blurred, noise_sigma=1.0 / 255.0)
+    assert blur == pytest.approx(1.0, abs=0.3)  # the 85th percentile read 1.8 px here
+    out = deblur(blurred, blur_sigma=blur, noise_sigma=1.0 / 255.0)
+    assert _psnr(scene, out) > _psnr(scene, blurred) + 1.0  # the 1.8 px kernel made it worse
 
 
 def test_motion_blur_gets_the_stronger_cap():
