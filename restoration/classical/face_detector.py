@@ -12,7 +12,8 @@ Detectors and models (none is downloaded at run time):
   built into dlib itself, and dlib's 5-point landmark model
   ``shape_predictor_5_face_landmarks.dat`` (Kazemi and Sullivan regression trees), shipped by
   the PyPI package ``face_recognition_models``. Optional: both are imported lazily; without them
-  the detector runs on the Haar cascades alone (a logged warning) and returns no landmarks.
+  the detector runs on the Haar cascades and MTCNN alone (a logged warning) and returns no
+  landmarks.
 * dlib's CNN face detector (King's max-margin object detection with a small convolutional
   network, ``dlib.cnn_face_detection_model_v1``), model ``mmod_human_face_detector.dat`` from the
   same package, trained on King's face detection dataset (faces of ImageNet, AFLW, Pascal VOC,
@@ -22,13 +23,13 @@ Detectors and models (none is downloaded at run time):
   without it (a logged warning).
 * MTCNN (Zhang et al. 2016; ``restoration/classical/mtcnn.py``, MIT-licensed weights shipped in
   ``restoration/weights/mtcnn.safetensors``), a cascade of three small CNNs trained on WIDER
-  FACE that finds faces from 20 px. Used with dlib (it adds a proposal source and a cue to the
-  dlib views); the Haar-only fallback does not use it.
+  FACE that finds faces from 20 px. It adds a proposal source and a cue, with dlib to the dlib
+  views, without it to the fallback's one score.
 
 Algorithm:
 
 1. Proposals. The alt2 cascade with one neighbour (high recall, many false alarms) on the grey
-   image, and, when dlib is there, the HOG detector (all five of its views: front, left, right
+   image, when dlib is there the HOG detector (all five of its views: front, left, right
    and the two rotated fronts) with a permissive threshold on a copy enlarged so that the
    smallest face fills its 80-px window, and MTCNN with permissive stage thresholds
    (``_MTCNN_PROPOSE``), its boxes mapped onto dlib's convention. Each pass has a pixel budget
@@ -62,7 +63,7 @@ Algorithm:
      core, and finding 24-px faces with its 80-px window would need an 11-fold larger copy.
 
    Without dlib: the two neighbour counts, the eye darkness at the positions where the cascade
-   puts the eyes, and the left-right symmetry of the box.
+   puts the eyes, the left-right symmetry of the box, and MTCNN's logit.
 
 3. Score. With dlib, seven views of the evidence are scored apart by logistic regression: the
    Haar view (neighbour counts, landmark stability, eye darkness, symmetry of the face turned
@@ -74,7 +75,7 @@ Algorithm:
    by another, and a face whose eyes the landmark model cannot place (goggles, the shadow of a
    hat brim) is still found on a detector's own word; the best logit is then recalibrated
    (Platt scaling, fitted on leave-one-photo-out predictions), so that the score is a
-   probability. Without dlib, one logistic regression on the Haar-only evidence.
+   probability. Without dlib, one logistic regression on the cascade and MTCNN evidence.
    The weights were fitted on the candidates of 27 tuning photos: 10 hand-annotated group and
    street scenes and 4 almost face-free prints of the development corpus, and 13 face-free
    photos bundled with scikit-image (``TUNE_PHOTOS`` in ``benchmarks/face_detection.py``, whose
@@ -248,13 +249,14 @@ _VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE, _MODEL_MTCNN_VIEW
 _MMOD_VIEWS = (_MODEL_MMOD_VIEW, _MODEL_MMOD_ALONE)
 _MMOD_GATE = -1.65  # dlib's CNN checks candidates whose best logit without it is at least this (score 0.02)
 _MMOD_SURE = 3.9  # ... and below this (score 0.99): a face the other views are sure of is not checked
-# Without dlib (no HOG, no landmarks): eye darkness where the cascade puts the eyes, symmetry of the box.
-_MODEL_HAAR = (  # 112 faces, 49 non-faces
-    ("alt2", "default", "eyes", "symmetry"),
-    (1.619, 1.426, 0.9132, 0.2853),
-    (1.177, 1.173, 0.5366, 0.3623),
-    (1.641, 0.8349, 0.4747, 0.2277),
-    1.876,
+# Without dlib (no HOG, no landmarks): eye darkness where the cascade puts the eyes, symmetry of the
+# box, MTCNN's logit (refitted on 2026-12-03 when MTCNN joined the fallback).
+_MODEL_HAAR = (  # 111 faces, 76 non-faces
+    ("alt2", "default", "eyes", "symmetry", "mtcnn"),
+    (1.275, 1.151, 0.8376, 0.2916, 2.786),
+    (1.24, 1.203, 0.6632, 0.342, 4.337),
+    (0.9007, 0.6127, 0.1727, 0.1486, 2.385),
+    1.734,
 )
 
 
@@ -743,18 +745,18 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
     """
     gray = _gray(image)
     dl = _dlib() if use_dlib else None
+    detections = _mtcnn_detections(gray, min_size)
     if dl is None:
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP)]
     else:
-        detections = _mtcnn_detections(gray, min_size)
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP_WITH_HOG)]
         proposals += [(b, s + 10.0) for b, s in _hog_proposals(gray, min_size, dl)]  # HOG boxes lead groups,
-        proposals += [(b, s + 20.0) for b, s in detections]  # and MTCNN's lead them
+    proposals += [(b, s + 20.0) for b, s in detections]  # and MTCNN's lead them
     boxes = [b for b in _merge(proposals) if max(b[2], b[3]) >= 0.8 * min_size]
     cands = [_evidence(gray, b, dl) for b in boxes]
+    for box, cand in zip(boxes, cands):
+        cand.features["mtcnn"] = _mtcnn_logit(box, detections)
     if dl is not None:
-        for box, cand in zip(boxes, cands):
-            cand.features["mtcnn"] = _mtcnn_logit(box, detections)
         for cand in cands:
             # dlib's CNN is the slowest cue (0.1 s a candidate): it checks the candidates the others
             # leave in doubt or accept, not those they are sure of (the CNN could only raise their score)
