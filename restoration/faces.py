@@ -14,8 +14,8 @@ tones and colours stay the original's, only detail finer than a few pixels chang
 the grain the restoration removed is given back (the face stage does it), so a clean face does
 not sit in a grainy print like a sticker.
 
-When the detector gives no landmarks (the offline detector without dlib), five points are
-derived from the box (:func:`landmarks_from_box`).
+When the detector gives no landmarks (the offline detector without dlib, for a face that only
+its cascades found), five points are derived from the box (:func:`landmarks_from_box`).
 
 References:
     Karras, Laine and Aila, "A style-based generator architecture for generative adversarial

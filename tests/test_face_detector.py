@@ -125,12 +125,18 @@ def test_gray_input_finds_the_same_face():
     assert faces and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
 
 
-def test_haar_only_fallback_finds_faces_without_landmarks(haar_only):
+def test_haar_only_fallback_finds_faces_with_mtcnn_landmarks(haar_only):
     image = _astronaut()
     faces = detect_faces(image)
     _check_faces(faces, image.shape)
     assert faces and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
-    assert all(f.landmarks is None for f in faces)
+    points = faces[0].landmarks
+    assert points is not None and points.shape == (5, 2)
+    x, y, w, h = faces[0].box
+    assert np.all((points[:, 0] > x) & (points[:, 0] < x + w) & (points[:, 1] > y) & (points[:, 1] < y + h))
+    left_eye, right_eye, nose, mouth_left, mouth_right = points
+    assert left_eye[0] < right_eye[0] and mouth_left[0] < mouth_right[0]  # left as seen in the image
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
     assert not dlib_available()
 
 
@@ -149,8 +155,8 @@ def test_missing_dlib_is_a_warning_not_an_error(monkeypatch, caplog):
     try:
         with caplog.at_level(logging.WARNING, logger=face_detector.__name__):
             faces = detect_faces(_astronaut())
-        assert faces and faces[0].landmarks is None
-        assert "Haar cascades only" in caplog.text
+        assert faces and faces[0].landmarks is not None  # MTCNN's
+        assert "Haar cascades and MTCNN only" in caplog.text
     finally:
         face_detector._dlib.cache_clear()
 

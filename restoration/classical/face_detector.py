@@ -12,8 +12,8 @@ Detectors and models (none is downloaded at run time):
   built into dlib itself, and dlib's 5-point landmark model
   ``shape_predictor_5_face_landmarks.dat`` (Kazemi and Sullivan regression trees), shipped by
   the PyPI package ``face_recognition_models``. Optional: both are imported lazily; without them
-  the detector runs on the Haar cascades and MTCNN alone (a logged warning) and returns no
-  landmarks.
+  the detector runs on the Haar cascades and MTCNN alone (a logged warning), and the landmarks
+  are MTCNN's own.
 * dlib's CNN face detector (King's max-margin object detection with a small convolutional
   network, ``dlib.cnn_face_detection_model_v1``), model ``mmod_human_face_detector.dat`` from the
   same package, trained on King's face detection dataset (faces of ImageNet, AFLW, Pascal VOC,
@@ -84,7 +84,9 @@ Algorithm:
    costs more than a miss here (face enhancement would paint a face into a coat or a wall),
    hence the default 0.5.
 
-4. Landmarks (dlib only), in FFHQ / RetinaFace order: eye centres are the means of dlib's eye
+4. Landmarks, in FFHQ / RetinaFace order. Without dlib, MTCNN's five points (eyes, nose, mouth
+   corners: already that order) of its best detection overlapping the face (IoU 0.3), none for a
+   face only the cascades found. With dlib: eye centres are the means of dlib's eye
    corners; dlib's fifth point is the base of the nose, and the nose tip and the two mouth
    corners are estimated from it in the frame of the eyes (origin between the eyes, unit = eye
    distance): tip = (1.36 bx, 1.20 by - 0.37), mouth corners = (-/+0.42, 0.52 + 0.78 by), for a
@@ -323,15 +325,15 @@ def _dlib() -> _Dlib | None:
         import dlib  # noqa: PLC0415 (optional dependency, imported on first use)
     except ImportError:
         logger.warning(
-            "dlib is not installed: faces are found with OpenCV's Haar cascades only, with more misses and "
-            "no landmarks (pip install dlib-bin face_recognition_models)"
+            "dlib is not installed: faces are found with OpenCV's Haar cascades and MTCNN only, with more "
+            "misses (pip install dlib-bin face_recognition_models)"
         )
         return None
     model = _model_path(_LANDMARK_MODEL)
     if model is None:
         logger.warning(
-            "face_recognition_models is not installed: faces are found with OpenCV's Haar cascades only, with "
-            "more misses and no landmarks (pip install face_recognition_models)"
+            "face_recognition_models is not installed: faces are found with OpenCV's Haar cascades and MTCNN "
+            "only, with more misses (pip install face_recognition_models)"
         )
         return None
     cnn_path = _model_path(_MMOD_MODEL)
@@ -456,9 +458,10 @@ def _mtcnn_to_dlib(box: Box) -> Box:
     return (x + dx * w, y + dy * w, side * w, side * w)
 
 
-def _mtcnn_detections(gray: np.ndarray, min_size: int) -> list[tuple[Box, float]]:
+def _mtcnn_detections(gray: np.ndarray, min_size: int) -> list[tuple[Box, float, np.ndarray]]:
     """MTCNN's detections with permissive thresholds: (box in dlib's convention, logit in
-    [_MTCNN_FLOOR, _MTCNN_CAP]) pairs; none (and one warning) when its weights are missing."""
+    [_MTCNN_FLOOR, _MTCNN_CAP], its five points as (5, 2) float32 input pixels); none (and one
+    warning) when its weights are missing."""
     if not mtcnn.mtcnn_weights_available():
         logger.warning("%s is missing: faces are found without MTCNN", mtcnn.WEIGHTS_PATH)
         return []
@@ -466,13 +469,14 @@ def _mtcnn_detections(gray: np.ndarray, min_size: int) -> list[tuple[Box, float]
     small = _resized(gray, scale) if scale < 1.0 else gray
     if scale < 1.0:
         logger.info("large image: the MTCNN pass finds faces from %.0f px (min_size %d)", _MTCNN_MIN_FACE / scale, min_size)
-    boxes, probabilities, _ = mtcnn.detect_faces_mtcnn(
+    boxes, probabilities, points = mtcnn.detect_faces_mtcnn(
         small.astype(np.float32) / 255.0, min_face_size=_MTCNN_MIN_FACE, thresholds=_MTCNN_PROPOSE
     )
     out = []
-    for box, p in zip(boxes, probabilities):
+    for box, p, five in zip(boxes, probabilities, points):
         logit = math.log(max(float(p), 1e-12) / max(1.0 - float(p), 1e-12))
-        out.append((_mtcnn_to_dlib(tuple(float(v) / scale for v in box)), min(_MTCNN_CAP, max(_MTCNN_FLOOR, logit))))
+        box = _mtcnn_to_dlib(tuple(float(v) / scale for v in box))
+        out.append((box, min(_MTCNN_CAP, max(_MTCNN_FLOOR, logit)), (five / scale).astype(np.float32)))
     return out
 
 
@@ -642,11 +646,14 @@ class _Candidate:
     box: Box
     features: dict[str, float]
     points: np.ndarray | None = None  # dlib's 5 points
+    mtcnn_points: np.ndarray | None = None  # without dlib: MTCNN's 5 points, FFHQ order
 
 
-def _mtcnn_logit(box: Box, detections: list[tuple[Box, float]]) -> float:
-    """The best logit of an MTCNN detection overlapping the box (IoU 0.3), _MTCNN_FLOOR when none does."""
-    return max((logit for det, logit in detections if _iou(det, box) >= 0.3), default=_MTCNN_FLOOR)
+def _mtcnn_match(box: Box, detections: list[tuple[Box, float, np.ndarray]]) -> tuple[float, np.ndarray | None]:
+    """(logit, five points) of the best MTCNN detection overlapping the box (IoU 0.3);
+    (_MTCNN_FLOOR, None) when none does."""
+    overlapping = [(logit, five) for det, logit, five in detections if _iou(det, box) >= 0.3]
+    return max(overlapping, key=lambda m: m[0], default=(_MTCNN_FLOOR, None))
 
 
 def _evidence(gray: np.ndarray, box: Box, dl: _Dlib | None) -> _Candidate:
@@ -751,11 +758,13 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
     else:
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP_WITH_HOG)]
         proposals += [(b, s + 10.0) for b, s in _hog_proposals(gray, min_size, dl)]  # HOG boxes lead groups,
-    proposals += [(b, s + 20.0) for b, s in detections]  # and MTCNN's lead them
+    proposals += [(b, s + 20.0) for b, s, _ in detections]  # and MTCNN's lead them
     boxes = [b for b in _merge(proposals) if max(b[2], b[3]) >= 0.8 * min_size]
     cands = [_evidence(gray, b, dl) for b in boxes]
     for box, cand in zip(boxes, cands):
-        cand.features["mtcnn"] = _mtcnn_logit(box, detections)
+        cand.features["mtcnn"], five = _mtcnn_match(box, detections)
+        if dl is None:
+            cand.mtcnn_points = five
     if dl is not None:
         for cand in cands:
             # dlib's CNN is the slowest cue (0.1 s a candidate): it checks the candidates the others
@@ -782,7 +791,7 @@ def _detect(image: np.ndarray, min_size: int, threshold: float, use_dlib: bool) 
         if max(x1 - x0, y1 - y0) < min_size:
             continue
         kept.append(cand.box)
-        landmarks = _five_points(cand.points) if cand.points is not None else None
+        landmarks = _five_points(cand.points) if cand.points is not None else cand.mtcnn_points
         faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), landmarks))
     return faces
 
