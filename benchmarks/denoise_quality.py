@@ -6,9 +6,7 @@ random moderate strength drawn from ``default_rng([seed, photo index, row index,
 rounded to 8 bits as a scanner would), and is then restored by:
 
 * **ours**: the denoise stage with the classical engine, ``restoration.pipeline.restore(image,
-  "denoise", RestoreOptions(engine="classical"))`` once the pipeline lists a ``denoise`` stage;
-  until then the same chain composed here (:func:`_our_stage`: ``estimate_noise``,
-  ``estimate_blur``, ``estimate_tone``, then ``denoise``, ``deblur``, ``correct_tone``);
+  "denoise", RestoreOptions(engine="classical"))`` (:func:`_our_stage`);
 * **ours, fade 0**: the same with its fading and cast correction off (``DenoiseOptions(fade=0)``,
   the tab's *fade* slider at 0; :func:`grain_and_blur`): the grain and blur repair alone. The
   grain and blur rows' targets are read here: their references keep each print's own fading
@@ -71,10 +69,7 @@ from restoration.stages.denoise import DenoiseOptions  # noqa: E402
 from restoration.classical.grain import NoiseEstimate, denoise, estimate_noise  # noqa: E402
 from restoration.classical.sharpen import deblur, estimate_blur  # noqa: E402
 
-try:
-    from restoration.classical.tone import correct_tone, estimate_tone
-except ImportError:  # the tone module is another engineer's; its row is skipped without it
-    correct_tone = estimate_tone = None
+from restoration.classical.tone import correct_tone, estimate_tone  # noqa: E402
 
 try:
     import bm3d
@@ -102,30 +97,16 @@ NLM_GRID = (0.2, 0.3, 0.45, 0.6, 0.8, 1.0)  # h factors of the "NLM best h" colu
 # ----------------------------------------------------------------------------------------------
 
 
-def _stage_in_pipeline() -> bool:
-    return "denoise" in [stage.name for stage in pipeline.STAGES]
-
-
 def _our_stage(image: np.ndarray) -> np.ndarray:
     """The denoise stage, classical engine: (H, W, 3) float32 [0, 1] in and out."""
-    if _stage_in_pipeline():
-        return pipeline.restore(image, "denoise", pipeline.RestoreOptions(engine="classical")).image
-    out = grain_and_blur(image)
-    if estimate_tone is not None:
-        out = correct_tone(out, estimate_tone(image))
-    return out
+    return pipeline.restore(image, "denoise", pipeline.RestoreOptions(engine="classical")).image
 
 
 def grain_and_blur(image: np.ndarray) -> np.ndarray:
     """The stage with its fading and cast correction off (fade 0): estimate grain and blur,
     denoise, deblur; (H, W, 3) float32 [0, 1] in and out."""
-    if _stage_in_pipeline():
-        options = pipeline.RestoreOptions(engine="classical", stages={"denoise": DenoiseOptions(fade=0.0)})
-        return pipeline.restore(image, "denoise", options).image
-    noise = estimate_noise(image)
-    blur = estimate_blur(image, noise_sigma=noise.sigma)
-    out = denoise(image, sigma=noise.sigma, chroma_sigma=noise.chroma_sigma, correlation=noise.correlation)
-    return deblur(out, blur_sigma=blur, noise_sigma=noise.sigma)
+    options = pipeline.RestoreOptions(engine="classical", stages={"denoise": DenoiseOptions(fade=0.0)})
+    return pipeline.restore(image, "denoise", options).image
 
 
 def validation_prints(corpus: Path) -> list[str]:
@@ -335,17 +316,15 @@ def cost_table(repeats: int = 2) -> None:
     noise = estimate_noise(image)
 
     def parts() -> dict[str, Callable[[], object]]:
-        out = {
+        return {
             "one OpenCV NLM pass (fastNlMeansDenoisingColored, 7/21)": lambda: opencv_nlm(image, noise),
             "estimate_noise": lambda: estimate_noise(image),
             "estimate_blur": lambda: estimate_blur(image, noise_sigma=noise.sigma),
             "denoise": lambda: denoise(image, sigma=noise.sigma, chroma_sigma=noise.chroma_sigma, correlation=noise.correlation),
             "deblur": lambda: deblur(image, blur_sigma=1.0, noise_sigma=noise.sigma),
+            "estimate_tone + correct_tone": lambda: correct_tone(image, estimate_tone(image)),
+            "whole stage (pipeline.restore)": lambda: _our_stage(image),
         }
-        if estimate_tone is not None:
-            out["estimate_tone + correct_tone"] = lambda: correct_tone(image, estimate_tone(image))
-        out["whole stage (" + ("pipeline.restore" if _stage_in_pipeline() else "composed here") + ")"] = lambda: _our_stage(image)
-        return out
 
     best: dict[str, float] = {}
     for _ in range(repeats):  # interleaved, best of the repeats: the machine is shared
@@ -437,16 +416,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = list(GLOBAL_DEGRADATIONS)
     notes = []
-    if estimate_tone is None:
-        rows.remove("fade+cast")
-        notes.append("the fade+cast row is skipped: restoration.classical.tone is not available")
     if bm3d is None:
         notes.append("bm3d is not installed (pip install bm3d==4.0.3; development only, non-commercial licence)")
-    stage = "pipeline.restore(image, 'denoise', engine='classical')" if _stage_in_pipeline() else "estimate + denoise + deblur + tone composed in the benchmark (no 'denoise' stage in the pipeline yet)"
     limit = slice(None) if args.photos is None else slice(max(args.photos, 0))
     held_limit = slice(5) if args.quick and args.photos == 3 else limit
     print(f"Synthetic global degradations, seed {args.seed}, max side {args.max_side or 'full'} px, 8-bit.")
-    print(f"Ours = {stage}. Baselines' parameters and the stage's constants tuned on FIT_PRINTS (--tune: the first 20).")
+    print("Ours = pipeline.restore(image, 'denoise', engine='classical'). Baselines' parameters and the stage's constants tuned on FIT_PRINTS (--tune: the first 20).")
     for note in notes:
         print(f"Note: {note}.")
 
