@@ -69,7 +69,6 @@ WIDE_DAMAGE = 11  # px: damage this wide or wider is left out of the mask (see w
 _WIDE_LEVEL = 0.5  # probability at which wide regions are measured
 
 
-
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),

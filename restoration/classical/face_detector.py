@@ -251,7 +251,7 @@ _VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE, _MODEL_MTCNN_VIEW
 _MMOD_VIEWS = (_MODEL_MMOD_VIEW, _MODEL_MMOD_ALONE)
 _MMOD_GATE = -1.65  # dlib's CNN checks candidates whose best logit without it is at least this (score 0.02)
 _MMOD_SURE = 3.9  # ... and below this (score 0.99): a face the other views are sure of is not checked
-# Without dlib (no HOG, no landmarks): eye darkness where the cascade puts the eyes, symmetry of the
+# Without dlib (no HOG, no dlib landmarks): eye darkness where the cascade puts the eyes, symmetry of the
 # box, MTCNN's logit (refitted on 2026-12-03 when MTCNN joined the fallback).
 _MODEL_HAAR = (  # 111 faces, 76 non-faces
     ("alt2", "default", "eyes", "symmetry", "mtcnn"),
@@ -645,8 +645,7 @@ def _aligned_symmetry(gray: np.ndarray, left_eye: np.ndarray, right_eye: np.ndar
 class _Candidate:
     box: Box
     features: dict[str, float]
-    points: np.ndarray | None = None  # dlib's 5 points
-    mtcnn_points: np.ndarray | None = None  # without dlib: MTCNN's 5 points, FFHQ order
+    landmarks: np.ndarray | None = None  # (5, 2) in FFHQ order: from dlib's 5 points, else MTCNN's
 
 
 def _mtcnn_match(box: Box, detections: list[tuple[Box, float, np.ndarray]]) -> tuple[float, np.ndarray | None]:
@@ -678,7 +677,7 @@ def _evidence(gray: np.ndarray, box: Box, dl: _Dlib | None) -> _Candidate:
     left_eye, right_eye = (points[2] + points[3]) / 2, (points[0] + points[1]) / 2
     features["eyes"] = _eye_darkness(gray, left_eye, right_eye)
     features["symmetry"] = _aligned_symmetry(gray, left_eye, right_eye)
-    return _Candidate(box, features, points)
+    return _Candidate(box, features, _five_points(points))
 
 
 def _logit(features: dict[str, float], model: tuple) -> float:
@@ -764,7 +763,7 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
     for box, cand in zip(boxes, cands):
         cand.features["mtcnn"], five = _mtcnn_match(box, detections)
         if dl is None:
-            cand.mtcnn_points = five
+            cand.landmarks = five
     if dl is not None:
         for cand in cands:
             # dlib's CNN is the slowest cue (0.1 s a candidate): it checks the candidates the others
@@ -791,8 +790,7 @@ def _detect(image: np.ndarray, min_size: int, threshold: float, use_dlib: bool) 
         if max(x1 - x0, y1 - y0) < min_size:
             continue
         kept.append(cand.box)
-        landmarks = _five_points(cand.points) if cand.points is not None else cand.mtcnn_points
-        faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), landmarks))
+        faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), cand.landmarks))
     return faces
 
 

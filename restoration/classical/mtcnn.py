@@ -71,7 +71,6 @@ _NMS_SCALE, _NMS_PNET, _NMS_RNET, _NMS_ONET = 0.5, 0.7, 0.7, 0.7  # as in facene
 _BATCH = 512  # crops per R-Net / O-Net forward pass (facenet-pytorch's fixed_batch_process)
 
 
-
 class PNet(nn.Module):
     """Proposal network: (B, 3, H, W) pixels scaled to [-1, 1] (``(v - 127.5) / 128``) ->
     box offsets (B, 4, H', W') and face / non-face probabilities (B, 2, H', W'), one output
