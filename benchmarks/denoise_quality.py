@@ -62,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from degrade import GLOBAL_DEGRADATIONS, add_grain, clean_photos, global_degradation, quantize  # noqa: E402
-from scratch_quality import CORPUS, FIT_PRINTS, HELD_OUT_PRINTS, CorpusUnavailable, load_prints  # noqa: E402
+from scratch_quality import CORPUS, FIT_PRINTS, HELD_OUT_PRINTS, CorpusUnavailable, load_prints, prints_except  # noqa: E402
 
 from restoration import pipeline  # noqa: E402
 from restoration.stages.denoise import DenoiseOptions  # noqa: E402
@@ -86,7 +86,6 @@ NLM_H = 0.6  # h = hColor = NLM_H * estimated noise std in 8-bit levels
 USM_RADIUS, USM_AMOUNT = 1.5, 1.0  # unsharp masking
 TUNE_PRINTS = FIT_PRINTS[:20]
 _SALT = {"bundled": (), "held-out": (1,), "fit": (2,), "validation": (3,)}
-_PRINT_SUFFIXES = (".jpg", ".jpeg", ".png")
 _GRAIN_ROWS = ("grain", "grain+blur")
 METHODS = ("input", "ours", "ours, fade 0", "OpenCV NLM", "NLM best h", "bm3d", "unsharp")
 NLM_GRID = (0.2, 0.3, 0.45, 0.6, 0.8, 1.0)  # h factors of the "NLM best h" column (the best per row, chosen on the scored photos)
@@ -115,10 +114,7 @@ def validation_prints(corpus: Path) -> list[str]:
     Raises:
         CorpusUnavailable: the corpus folder is missing.
     """
-    if not corpus.is_dir():
-        raise CorpusUnavailable(f"no corpus folder at {corpus}")
-    listed = set(FIT_PRINTS) | set(HELD_OUT_PRINTS)
-    return sorted(p.name for p in corpus.iterdir() if p.suffix.lower() in _PRINT_SUFFIXES and p.name not in listed)
+    return prints_except(corpus, FIT_PRINTS + HELD_OUT_PRINTS)
 
 
 def _to_bgr8(image: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -106,6 +106,18 @@ _HELD_OUT_SALT = (1,)  # damage seeds of the held-out prints differ from the bun
 
 class CorpusUnavailable(Exception):
     """The corpus folder or one of the listed prints is missing (one-line message)."""
+
+
+def prints_except(folder: Path, excluded: Iterable[str]) -> list[str]:
+    """Sorted names of the corpus prints (.jpg, .jpeg, .png) in ``folder`` that are not in ``excluded``.
+
+    Raises CorpusUnavailable when the folder is missing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CorpusUnavailable(f"the corpus of real old prints is not at {folder}; pass --corpus DIR")
+    excluded = set(excluded)
+    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.name not in excluded)
 
 
 def load_prints(folder: Path, names: Sequence[str], max_side: int | None = 512) -> dict[str, np.ndarray]:

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from damage_synthesis import DEFAULT_MIX, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
-from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints  # noqa: E402
+from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prints_except  # noqa: E402
 
 from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, save_scratch_net  # noqa: E402
 
@@ -73,9 +73,7 @@ STRUCTURES_P = 0.5  # share of bank crops with thin real structures painted in (
 
 def training_prints(corpus: Path) -> list[str]:
     """Sorted names of the corpus prints used for training (all but held-out and validation)."""
-    excluded = set(HELD_OUT_PRINTS) | set(VALIDATION_PRINTS)
-    names = sorted(p.name for p in Path(corpus).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    return [name for name in names if name not in excluded]
+    return prints_except(corpus, HELD_OUT_PRINTS + VALIDATION_PRINTS)
 
 
 def draw_bank(prints: list[np.ndarray], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
