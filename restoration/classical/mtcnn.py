@@ -61,6 +61,7 @@ __all__ = [
     "mtcnn_weights_available",
     "load_mtcnn",
     "detect_faces_mtcnn",
+    "face_probabilities",
 ]
 
 logger = logging.getLogger(__name__)
@@ -217,12 +218,17 @@ def _validate(
             f"thresholds must be three probabilities in [0, 1] (P-Net, R-Net, O-Net), got {thresholds!r}; "
             "(0.6, 0.7, 0.7) is the default"
         )
+    return _validate_image(image), (float(values[0]), float(values[1]), float(values[2]))
+
+
+def _validate_image(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) or (H, W) float in [0, 1] -> (H, W, 3) float32, or InputError."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     elif image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"image must have shape (H, W, 3) (RGB) or (H, W) (gray), got {image.shape}")
-    return check_rgb(image), (float(values[0]), float(values[1]), float(values[2]))
+    return check_rgb(image)
 
 
 def _nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, *, method: str = "union") -> np.ndarray:
@@ -445,3 +451,45 @@ def detect_faces_mtcnn(
     xywh = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
     logger.debug("MTCNN found %d faces in a %dx%d image", len(boxes), pixels.shape[1], pixels.shape[0])
     return xywh.reshape(-1, 4).astype(np.float32), boxes[:, 4].copy(), landmarks.reshape(-1, 5, 2)
+
+
+def face_probabilities(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R-Net's and O-Net's face probabilities for boxes found by something else: MTCNN's last two
+    stages as a second opinion, without its pyramid or thresholds.
+
+    Each box is grown to a square about its centre (side max(w, h), as MTCNN squares its own
+    boxes between stages), clipped to the image and resized to 24 px for R-Net and 48 px for O-Net.
+    MTCNN's face boxes are about 1.25 times as tall as wide, so a box of that shape is what the
+    networks were trained to score.
+
+    Args:
+        image: as for :func:`detect_faces_mtcnn`: (H, W, 3) or (H, W) float in [0, 1].
+        boxes: (K, 4) [x, y, w, h] in input pixels, K >= 0.
+
+    Returns:
+        (K,) float32 R-Net probabilities in [0, 1] and (K,) float32 O-Net probabilities in [0, 1];
+        0 for a box with nothing inside the image.
+
+    Raises:
+        InputError: bad image, or boxes not of shape (K, 4) with finite values.
+        WeightsUnavailableError: the weights file is missing or unreadable.
+    """
+    pixels = _validate_image(image)
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
+        raise InputError(f"boxes must be a (K, 4) array of finite [x, y, w, h], got shape {boxes.shape}")
+    rnet_p, onet_p = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), np.float32)
+    if len(boxes) == 0:
+        return rnet_p, onet_p
+    model = load_mtcnn()
+    x = torch.from_numpy(pixels * np.float32(255.0)).unsqueeze(0).permute(0, 3, 1, 2)
+    corners = torch.from_numpy(np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1).astype(np.float32))
+    squares = _square(corners)
+    with torch.inference_mode():
+        crops, inside = _crops(x, squares, 24)
+        if len(inside):
+            rnet_p[inside] = _batched(model.rnet, crops)[1][:, 1].numpy()
+        crops, inside = _crops(x, squares, 48)
+        if len(inside):
+            onet_p[inside] = _batched(model.onet, crops)[2][:, 1].numpy()
+    return rnet_p, onet_p
