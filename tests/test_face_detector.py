@@ -172,7 +172,7 @@ def test_mtcnn_checks_every_candidate_high_on_faces_and_low_elsewhere():
         assert on_face and on_face[0].features["rnet"] > 3.0 and on_face[0].features["onet"] > 3.0
         assert all(min(c.features["rnet"], c.features["onet"]) < 0.0 for c in elsewhere)
     gray = face_detector._gray(skimage.data.coffee().astype(np.float32) / 255.0)
-    assert all(max(pair) < 0.0 for pair in face_detector._mtcnn_checks(gray, [(200.0, 150.0, 90.0, 90.0), (50.0, 40.0, 30.0, 30.0)]))
+    assert all(max(pair) < 0.0 for pair in (face_detector._mtcnn_check(gray, box) for box in [(200.0, 150.0, 90.0, 90.0), (50.0, 40.0, 30.0, 30.0)]))
 
 
 def test_mtcnn_is_evidence_on_every_candidate():

@@ -170,6 +170,7 @@ _MTCNN_CAP = 8.0  # MTCNN logits are clipped to [_MTCNN_FLOOR, _MTCNN_CAP] (its 
 # fractions of the box width, scaling); the best logit of the seven counts
 _CHECK_JITTER = ((0, 0, 1), (0.08, 0, 1), (-0.08, 0, 1), (0, 0.08, 1), (0, -0.08, 1), (0, 0, 1.15), (0, 0, 0.87))
 _CHECK_CLIP = 1e-6  # their probabilities are clipped to [_CHECK_CLIP, 1 - _CHECK_CLIP] (logits within +-13.8)
+_CHECK_MARGIN = 0.6  # the check's crop reaches this many box sizes beyond each side (copies reach about 0.25)
 _BOX_OF_FACE = 0.8  # a face min_size tall (forehead to chin) has a box (brows to chin) about this fraction of it
 
 # dlib's box relative to an alt2 box (x, y offsets and size, as fractions of the alt2 box side):
@@ -540,24 +541,22 @@ def _mtcnn_match(box: Box, detections: list[tuple[Box, float, np.ndarray]]) -> t
     return max(overlapping, key=lambda m: m[0], default=(_MTCNN_FLOOR, None))
 
 
-def _mtcnn_checks(gray: np.ndarray, boxes: list[Box]) -> list[tuple[float, float]]:
-    """R-Net's and O-Net's logits for each box (dlib's convention), each the best over the
-    _CHECK_JITTER copies of the box turned into MTCNN's shape; clipped to +-13.8."""
-    if not boxes:
-        return []
+def _mtcnn_check(gray: np.ndarray, box: Box) -> tuple[float, float]:
+    """R-Net's and O-Net's logits for one box (dlib's convention), each the best over the
+    _CHECK_JITTER copies of the box turned into MTCNN's shape; clipped to +-13.8.
+
+    Measured on a crop around the box (``_CHECK_MARGIN``: every copy lies inside it, so the
+    networks see the same pixels as on the whole photo, at any photo size)."""
     dx, dy, side = _MTCNN_TO_DLIB
-    copies = []
-    for x, y, s, _ in boxes:
-        w = s / side  # MTCNN's box: w wide, 1.25 w tall
-        cx, cy = x - dx * w + 0.5 * w, y - dy * w + 0.625 * w
-        for jx, jy, k in _CHECK_JITTER:
-            copies.append((cx + jx * w - 0.5 * k * w, cy + jy * w - 0.625 * k * w, k * w, 1.25 * k * w))
-    probabilities = mtcnn.face_probabilities(gray.astype(np.float32) / 255.0, np.array(copies))
-    logits = []
-    for p in probabilities:
-        p = np.clip(p.astype(np.float64), _CHECK_CLIP, 1.0 - _CHECK_CLIP)
-        logits.append(np.log(p / (1.0 - p)).reshape(len(boxes), len(_CHECK_JITTER)).max(axis=1))
-    return [(float(r), float(o)) for r, o in zip(*logits)]
+    crop = _crop(gray, box, 1.0, margin=_CHECK_MARGIN)
+    x, y, s, _ = box
+    w = s / side  # MTCNN's box: w wide, 1.25 w tall
+    cx, cy = x - dx * w + 0.5 * w - crop.x0, y - dy * w + 0.625 * w - crop.y0
+    copies = [(cx + jx * w - 0.5 * k * w, cy + jy * w - 0.625 * k * w, k * w, 1.25 * k * w) for jx, jy, k in _CHECK_JITTER]
+    probabilities = mtcnn.face_probabilities(crop.pixels.astype(np.float32) / 255.0, np.array(copies))
+    best = [float(np.clip(p.astype(np.float64), _CHECK_CLIP, 1.0 - _CHECK_CLIP).max()) for p in probabilities]
+    rnet, onet = (math.log(p / (1.0 - p)) for p in best)
+    return rnet, onet
 
 
 def _evidence(gray: np.ndarray, box: Box, dl: _Dlib | None) -> _Candidate:
@@ -661,8 +660,8 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
         cand.features["mtcnn"], five = _mtcnn_match(box, detections)
         if dl is None:
             cand.landmarks = five
-    for cand, (rnet, onet) in zip(cands, _mtcnn_checks(gray, [c.box for c in cands])):
-        cand.features["rnet"], cand.features["onet"] = rnet, onet
+    for cand in cands:
+        cand.features["rnet"], cand.features["onet"] = _mtcnn_check(gray, cand.box)
     return cands
 
 
