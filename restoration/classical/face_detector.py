@@ -85,8 +85,8 @@ Boxes follow dlib's convention: a square from the eyebrows to the chin, about 1.
 distances wide for a frontal face (Haar boxes are mapped onto it).
 
 Boxes at least ``_BOX_OF_FACE`` (0.8) times ``min_size`` are kept: ``min_size`` is a face's
-height from the forehead to the chin, as faces are counted by eye, and the boxes (below) are
-shorter.
+height from the forehead to the chin, as faces are counted by eye, and the boxes, which start at
+the eyebrows, are shorter.
 
 Cost, on one core: about 1-4 s for a photo of 0.3-2 megapixels (``benchmarks/face_detection.py``);
 memory is a few grey copies of the photo.
@@ -170,7 +170,7 @@ _MTCNN_CAP = 8.0  # MTCNN logits are clipped to [_MTCNN_FLOOR, _MTCNN_CAP] (its 
 # fractions of the box width, scaling); the best logit of the seven counts
 _CHECK_JITTER = ((0, 0, 1), (0.08, 0, 1), (-0.08, 0, 1), (0, 0.08, 1), (0, -0.08, 1), (0, 0, 1.15), (0, 0, 0.87))
 _CHECK_CLIP = 1e-6  # their probabilities are clipped to [_CHECK_CLIP, 1 - _CHECK_CLIP] (logits within +-13.8)
-_CHECK_MARGIN = 0.6  # the check's crop reaches this many box sizes beyond each side (copies reach about 0.25)
+_CHECK_MARGIN = 0.6  # the check's crop reaches this many box sizes beyond each side (the copies reach about 0.2)
 _BOX_OF_FACE = 0.8  # a face min_size tall (forehead to chin) has a box (brows to chin) about this fraction of it
 
 # dlib's box relative to an alt2 box (x, y offsets and size, as fractions of the alt2 box side):
@@ -560,7 +560,7 @@ def _mtcnn_check(gray: np.ndarray, box: Box) -> tuple[float, float]:
 
 
 def _evidence(gray: np.ndarray, box: Box, dl: _Dlib | None) -> _Candidate:
-    features = {}
+    features: dict[str, float] = {}
     if dl is None:
         x, y, w, h = box
         big = (x - _HAAR_TO_DLIB[0] * w / _HAAR_TO_DLIB[2], y - _HAAR_TO_DLIB[1] * h / _HAAR_TO_DLIB[2])
@@ -692,7 +692,8 @@ def detect_faces(image: np.ndarray, *, min_size: int = 24, threshold: float = 0.
     Args:
         image: (H, W, 3) float RGB with values in [0, 1]; gray photos as three equal channels.
             Any size: large scans are searched on reduced copies within a fixed pixel budget.
-        min_size: smallest face to look for, in pixels (box side), >= 12. Default 24.
+        min_size: smallest face to look for, in pixels from the forehead to the chin, >= 12.
+            Default 24. Boxes start at the eyebrows: those down to 0.8 * min_size are kept.
         threshold: smallest score kept, in [0, 1]. Default 0.5; lower finds more faces (and
             more false alarms).
 

@@ -84,7 +84,8 @@ class FaceOptions:
     Attributes:
         fidelity: 0..1, higher = closer to the input (default 0.7): less detail added
             classically, a lower SDEdit strength (0.5 at 0, 0.1 at 1) with diffusion.
-        min_face_size: smallest face looked for, px (box side), >= 12 (default 24).
+        min_face_size: smallest face looked for, px from the forehead to the chin (about the side of
+            RetinaFace's boxes; the offline detector's boxes start at the brows), >= 12 (default 24).
         exclude_faces: numbers of faces to leave as they are (faces are numbered from 1, left to
             right, as the findings and the app list them).
         face_parser: paste through ParseNet's face map instead of an ellipse; needs its opt-in
