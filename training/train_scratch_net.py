@@ -27,7 +27,10 @@ random ``TRAIN_CROP`` px sub-crops with flips and quarter turns; loss = binary c
 Usage (from the repository root)::
 
     nice -n 10 python training/train_scratch_net.py [--steps N] [--bank N] [--seed S] [--threads T]
-        [--corpus DIR] [--output restoration/weights/scratch_net.safetensors]
+        [--corpus DIR] [--output restoration/weights/scratch_net.safetensors] [--init WEIGHTS]
+
+``--init WEIGHTS`` continues from earlier weights with a second cosine cycle (other batches from
+the same bank); the output's metadata names the earlier weights by SHA-256 and keeps their recipe.
 
 It prints the validation F1 every ``--eval-every`` steps and the wall time at the end, and
 writes the weights (safetensors, float32) with the recipe in their metadata.
@@ -36,6 +39,8 @@ writes the weights (safetensors, float32) with the recipe in their metadata.
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
 import json
 import math
 import sys
@@ -54,7 +59,7 @@ from damage_synthesis import DEFAULT_MIX, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prints_except  # noqa: E402
 
-from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, save_scratch_net  # noqa: E402
+from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, load_scratch_net, save_scratch_net  # noqa: E402
 
 # 6 prints outside HELD_OUT_PRINTS, watched during training, never trained on
 VALIDATION_PRINTS = (
@@ -182,6 +187,14 @@ def calibrate(weights: Path, corpus: Path, seed: int) -> int:
     return 0
 
 
+def _recipe_of(weights: Path) -> str | None:
+    """The training recipe stored in a weights file's metadata (JSON text), if any."""
+    from safetensors import safe_open  # noqa: PLC0415
+
+    with safe_open(str(weights), framework="pt") as handle:
+        return (handle.metadata() or {}).get("recipe")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=900, help="Adam steps (default 900)")
@@ -195,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"folder of the corpus prints (default {CORPUS})")
     parser.add_argument("--output", type=Path, default=WEIGHTS_PATH, help=f"weights file (default {WEIGHTS_PATH})")
     parser.add_argument(
+        "--init", type=Path, default=None, metavar="WEIGHTS",
+        help="continue from these weights (a second cosine cycle) instead of random ones",
+    )
+    parser.add_argument(
         "--calibrate", type=Path, default=None, metavar="WEIGHTS",
         help="do not train: print validation F1 and false alarms of WEIGHTS at several thresholds",
     )
@@ -206,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    init_recipe = _recipe_of(args.init) if args.init is not None else None
     names = training_prints(args.corpus)
     prints = list(load_prints(args.corpus, names, max_side=None).values())
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
@@ -220,13 +238,13 @@ def main(argv: list[str] | None = None) -> int:
           f"({100 * bank[1].mean():.2f} % damaged pixels)", flush=True)
     cases = validation_cases(args.corpus, args.seed)
 
-    model = ScratchNet()
+    model = copy.deepcopy(load_scratch_net(args.init)) if args.init is not None else ScratchNet()
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
     )
-    rng = np.random.default_rng([args.seed, 1])
+    rng = np.random.default_rng([args.seed, 1 if args.init is None else 2])  # a continuation draws other batches
     train_started = time.perf_counter()
     running = 0.0
     for step in range(1, args.steps + 1):
@@ -253,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         "clean_p": TRAIN_MIX.clean_p, "structures_p": STRUCTURES_P,
         "threads": args.threads, "wall_seconds": round(wall),
     }
+    if args.init is not None:
+        recipe["init_sha256"] = hashlib.sha256(args.init.read_bytes()).hexdigest()
+        recipe["init_recipe"] = json.loads(init_recipe) if init_recipe else None
     save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB); wall time {wall / 60:.1f} min "
           f"({args.threads} threads)", flush=True)
