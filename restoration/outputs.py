@@ -47,8 +47,12 @@ MAX_AGE_ENV = "RESTORATION_MAX_AGE_SECONDS"
 _PREFIX = "request-"
 _REMOVING = "removing-"
 # This app's folders: "request-<32 hex>" (older versions used tempfile.mkdtemp's 8 characters
-# [a-z0-9_]) and "removing-<32 hex>" (claimed for removal by a sweep that did not finish).
+# [a-z0-9_]) and "removing-<claim time>_<16 hex>" (claimed for removal by a sweep, which may not
+# have finished; older versions named them "removing-<32 hex>").
 _OURS = re.compile(r"(?:request|removing)-[a-z0-9_]{8,64}")
+# A claimed folder keeps the old modification time of the folder it was, so its age is counted
+# from the claim time in its name: a sweep still removing it is never joined by another one.
+_CLAIM_TIME = re.compile(r"removing-(\d{10,12})_[0-9a-f]{16}")
 _FOLDER_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16): 128 random bits
 _STEM_MAX_BYTES = 80
 
@@ -174,9 +178,9 @@ def remove_old_output_dirs(*, max_age_seconds: float | None = None) -> int:
         try:
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            if now - entry.stat(follow_symlinks=False).st_mtime <= max_age_seconds:
+            if _age_seconds(entry, now) <= max_age_seconds:
                 continue
-            claimed = root / f"{_REMOVING}{secrets.token_hex(16)}"
+            claimed = root / f"{_REMOVING}{int(now)}_{secrets.token_hex(8)}"
             os.rename(entry.path, claimed)
         except FileNotFoundError:
             continue  # another request removed or claimed it first
@@ -216,6 +220,14 @@ def _check_max_age(max_age_seconds: float | None) -> float:
     if not max_age_seconds > 0:
         raise ValueError(f"max_age_seconds must be > 0, got {max_age_seconds!r}")
     return max_age_seconds
+
+
+def _age_seconds(entry: os.DirEntry, now: float) -> float:
+    """Seconds since an output folder was last modified, or since a sweep claimed it."""
+    claim = _CLAIM_TIME.fullmatch(entry.name)
+    if claim is not None:
+        return now - int(claim.group(1))
+    return now - entry.stat(follow_symlinks=False).st_mtime
 
 
 def _remove_tree(folder: Path) -> None:

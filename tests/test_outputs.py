@@ -173,6 +173,21 @@ def test_concurrent_sweeps_remove_each_old_folder_once_without_errors(root, capl
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
+def test_a_folder_being_removed_is_left_to_its_sweep_and_an_abandoned_one_is_removed(root):
+    # a claimed folder keeps its old modification time: its age counts from the claim in its name
+    now = int(time.time())
+    in_progress = root / f"removing-{now}_{'a' * 16}"
+    abandoned = root / f"removing-{now - 2 * int(HOUR)}_{'b' * 16}"
+    older_style = root / f"removing-{'c' * 32}"  # named by an older version: its modification time counts
+    for folder in (in_progress, abandoned, older_style):
+        folder.mkdir(parents=True)
+        (folder / "0.png").write_bytes(b"png")
+        age(folder, 2 * HOUR)
+
+    assert remove_old_output_dirs(max_age_seconds=HOUR) == 2
+    assert sorted(p.name for p in root.iterdir()) == [in_progress.name]
+
+
 def test_a_folder_removed_by_someone_else_meanwhile_is_skipped(root, monkeypatch):
     folder = fresh_output_dir()
     age(folder, 2 * HOUR)
