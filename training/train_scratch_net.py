@@ -187,12 +187,14 @@ def calibrate(weights: Path, corpus: Path, seed: int) -> int:
     return 0
 
 
-def _recipe_of(weights: Path) -> str | None:
-    """The training recipe stored in a weights file's metadata (JSON text), if any."""
+def _provenance_of(weights: Path) -> dict:
+    """What the output's recipe says of the weights a run continues from: their SHA-256 and their
+    own recipe. Read before training, since ``--output`` may be the same file."""
     from safetensors import safe_open  # noqa: PLC0415
 
     with safe_open(str(weights), framework="pt") as handle:
-        return (handle.metadata() or {}).get("recipe")
+        recipe = (handle.metadata() or {}).get("recipe")
+    return {"init_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "init_recipe": json.loads(recipe) if recipe else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    init_recipe = _recipe_of(args.init) if args.init is not None else None
+    init = _provenance_of(args.init) if args.init is not None else {}
     names = training_prints(args.corpus)
     prints = list(load_prints(args.corpus, names, max_side=None).values())
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
@@ -269,11 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "steps": args.steps, "batch": args.batch, "bank": args.bank, "lr": args.lr,
         "train_crop": TRAIN_CROP, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
         "clean_p": TRAIN_MIX.clean_p, "structures_p": STRUCTURES_P,
-        "threads": args.threads, "wall_seconds": round(wall),
+        "threads": args.threads, "wall_seconds": round(wall), **init,
     }
-    if args.init is not None:
-        recipe["init_sha256"] = hashlib.sha256(args.init.read_bytes()).hexdigest()
-        recipe["init_recipe"] = json.loads(init_recipe) if init_recipe else None
     save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB); wall time {wall / 60:.1f} min "
           f"({args.threads} threads)", flush=True)

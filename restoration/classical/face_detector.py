@@ -658,10 +658,9 @@ def _candidates(image: np.ndarray, *, min_size: int = 24, use_dlib: bool = True)
     cands = [_evidence(gray, b, dl) for b in boxes]
     for box, cand in zip(boxes, cands):
         cand.features["mtcnn"], five = _mtcnn_match(box, detections)
+        cand.features["rnet"], cand.features["onet"] = _mtcnn_check(gray, cand.box)
         if dl is None:
             cand.landmarks = five
-    for cand in cands:
-        cand.features["rnet"], cand.features["onet"] = _mtcnn_check(gray, cand.box)
     return cands
 
 

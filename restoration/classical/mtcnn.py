@@ -231,6 +231,12 @@ def _validate_image(image: np.ndarray) -> np.ndarray:
     return check_rgb(image)
 
 
+def _network_input(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float32 in [0, 1] -> (1, 3, H, W) float32 in [0, 255], channels last in memory
+    like facenet-pytorch's input."""
+    return torch.from_numpy(pixels * np.float32(255.0)).unsqueeze(0).permute(0, 3, 1, 2)
+
+
 def _nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, *, method: str = "union") -> np.ndarray:
     """Greedy non-maximum suppression; indices kept, by descending score (ties: first first).
 
@@ -441,8 +447,7 @@ def detect_faces_mtcnn(
     """
     pixels, thresholds = _validate(image, min_face_size, thresholds, scale_factor)
     model = load_mtcnn()
-    # (1, 3, H, W) float32 in [0, 255], channels last in memory like facenet-pytorch's input
-    x = torch.from_numpy(pixels * np.float32(255.0)).unsqueeze(0).permute(0, 3, 1, 2)
+    x = _network_input(pixels)
     with torch.inference_mode():
         boxes, landmarks = _cascade(x, model, float(min_face_size), thresholds, float(scale_factor))
     boxes, landmarks = boxes.numpy().astype(np.float32), landmarks.numpy().astype(np.float32)
@@ -482,7 +487,7 @@ def face_probabilities(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray
     if len(boxes) == 0:
         return rnet_p, onet_p
     model = load_mtcnn()
-    x = torch.from_numpy(pixels * np.float32(255.0)).unsqueeze(0).permute(0, 3, 1, 2)
+    x = _network_input(pixels)
     corners = torch.from_numpy(np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1).astype(np.float32))
     squares = _square(corners)
     with torch.inference_mode():
