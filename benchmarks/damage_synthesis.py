@@ -5,6 +5,9 @@ its ground-truth rule) and adds the damage that generator does not draw:
 
 * scratch fields: many short, thin, nearly parallel scratches (a print rubbed against a
   surface; the fine networks over skies);
+* scuffing: a dense patch of short, faint, nearly parallel strokes (a print rubbed face down;
+  the grey scuffs over faces and backdrops of real prints), lighter or darker than the photo,
+  each at its own low opacity;
 * crazed emulsion: a network of cell boundaries (a jittered Voronoi tessellation), thin,
   with missing edges;
 * folds and creases: a long, nearly straight line 2-6 px wide with a faint soft band on one
@@ -77,6 +80,7 @@ class DamageMix:
     spots: float = 3.0  # round spots 3-15 px
     clean_p: float = 0.1  # no damage at all (teaches that clean prints stay clean)
     jpeg_p: float = 0.4  # JPEG after the damage (the scan)
+    scuffs_p: float = 0.0  # a scuffed patch; at 0 no random number is drawn for it (scored cases keep their damage)
 
 
 DEFAULT_MIX = DamageMix()
@@ -106,6 +110,30 @@ def _scratch_field(canvas: np.ndarray, rng: np.random.Generator) -> None:
         ys = y0 + t * np.sin(theta + bend)
         widths = np.full(n, rng.choice([1.0, 1.0, 1.5, 2.0]))
         _draw_polyline(canvas, xs, ys, widths)
+
+
+def _scuffs(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Scuffing: 40-400 short strokes (4-40 px, 1-2 px wide, nearly parallel) packed into a
+    smooth random region (one stroke per 40-250 px of it); ``canvas`` gets each stroke's own label 1-255
+    (a later stroke paints over an earlier one where they cross)."""
+    h, w = canvas.shape
+    region = _smooth_noise((h, w), rng=rng, cell=max(h, w) / rng.uniform(1.0, 3.0)) > rng.uniform(0.4, 0.85)
+    ys, xs = np.nonzero(region)
+    if not len(ys):
+        return
+    angle = rng.uniform(0, math.pi)
+    spread = rng.uniform(0.1, 0.5)
+    count = int(np.clip(len(ys) / rng.uniform(40, 250), 40, 400))
+    for label in range(count):
+        k = int(rng.integers(len(ys)))
+        theta = angle + rng.normal(0, spread)
+        length = math.exp(rng.uniform(math.log(4), math.log(40)))
+        n = max(2, int(length / 0.5))
+        t = np.linspace(-length / 2, length / 2, n)
+        bend = rng.normal(0, 0.15) * (t / length) ** 2
+        stroke = np.zeros((h, w), np.uint8)
+        _draw_polyline(stroke, xs[k] + t * np.cos(theta + bend), ys[k] + t * np.sin(theta + bend), np.full(n, rng.choice([1.0, 1.0, 1.0, 1.5, 2.0])))
+        canvas[stroke > 0] = 1 + label % 255
 
 
 def _crazing(canvas: np.ndarray, rng: np.random.Generator) -> None:
@@ -335,17 +363,19 @@ def _count(value: float, area_scale: float, rng: np.random.Generator) -> int:
 
 
 def damage_geometry(shape: tuple[int, int], *, rng: np.random.Generator, mix: DamageMix = DEFAULT_MIX) -> dict[str, np.ndarray]:
-    """Geometry of one photo's damage, one (H, W) uint8 layer {0, 1} per way it is painted.
+    """Geometry of one photo's damage, one (H, W) uint8 layer per way it is painted, {0, 1}
+    except ``scuffs`` (stroke labels 1-255, 0 = none).
 
     Layers: ``strokes`` (scratches, cracks, scratch fields, crazing, creases, specks, spots:
     white or black paint), ``halo`` (the faint band of creases), ``hairs``, ``stains``,
-    ``tears`` (paper loss). Counts are scaled with the area (``mix`` is per 512 x 512 px).
+    ``tears`` (paper loss), ``scuffs``. Counts are scaled with the area (``mix`` is per
+    512 x 512 px).
     """
     h, w = int(shape[0]), int(shape[1])
     if h < 8 or w < 8:
         raise ValueError(f"shape must be at least 8 x 8 px, got {shape}")
     scale = h * w / 512.0**2
-    layers = {name: np.zeros((h, w), np.uint8) for name in ("strokes", "halo", "hairs", "stains", "tears")}
+    layers = {name: np.zeros((h, w), np.uint8) for name in ("strokes", "halo", "hairs", "stains", "tears", "scuffs")}
     if rng.random() < mix.clean_p:
         return layers
     strokes = layers["strokes"]
@@ -369,6 +399,8 @@ def damage_geometry(shape: tuple[int, int], *, rng: np.random.Generator, mix: Da
         _stain(layers["stains"], rng)
     if rng.random() < mix.tear_p:
         _tear(layers["tears"], rng)
+    if mix.scuffs_p > 0 and rng.random() < mix.scuffs_p:
+        _scuffs(layers["scuffs"], rng)
     return layers
 
 
@@ -414,6 +446,15 @@ def _paint_stains(image: np.ndarray, stains: np.ndarray, rng: np.random.Generato
     return out
 
 
+def _paint_scuffs(image: np.ndarray, scuffs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scuffs: light (75 %) or dark paint, one level for the patch, each stroke at its own
+    opacity 0.15-0.6, only on the stroke's pixels (1-2 px wide, as real scuffs are)."""
+    level = rng.uniform(0.8, 1.0) if rng.random() < 0.75 else rng.uniform(0.0, 0.2)
+    opacity = rng.uniform(0.15, 0.6, 256).astype(np.float32)
+    opacity[0] = 0.0
+    return image + (level - image) * opacity[scuffs][..., None]
+
+
 def _paint_tears(image: np.ndarray, tears: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Paper loss: the region shows paper or card (cream, 0.75-0.97, with fibres) or the
     scanner's dark lid (0.02-0.2); a 1-3 px lighter fringe of torn fibres inside its edge."""
@@ -436,7 +477,7 @@ def paint_damage(image: np.ndarray, layers: dict[str, np.ndarray], *, rng: np.ra
     """Paint every layer of :func:`damage_geometry` into ``image``, only inside its layers.
 
     Strokes are painted by :func:`degrade.apply_damage` (white or black per stroke; here 35 %
-    black), then stains, hairs and tears. The crease halos are not painted here (see
+    black), then stains, hairs, tears and scuffs. The crease halos are not painted here (see
     :func:`paint_halo`: shading, not damage).
 
     Args:
@@ -456,6 +497,8 @@ def paint_damage(image: np.ndarray, layers: dict[str, np.ndarray], *, rng: np.ra
         out = _paint_hairs(out, layers["hairs"], rng)
     if layers["tears"].any():
         out = _paint_tears(out, layers["tears"], rng)
+    if layers["scuffs"].any():
+        out = _paint_scuffs(out, layers["scuffs"], rng)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 

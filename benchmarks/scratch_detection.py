@@ -21,12 +21,14 @@ Scored only on photos no detector was trained or fitted on:
 
 Precision, recall and F1 are per pixel (``scratch_quality.prf``), averaged over the damaged photos
 (the richer generator leaves about one in ten undamaged; those count in the false-alarm rows).
-The learned and classical detectors run at their default sensitivity (0.5), the learned one also at 0.75.
+The learned and classical detectors run at their default sensitivity (0.5), the learned one also at 0.75;
+"network alone" is the learned detector without the classical detector's long, straight, dark
+lines (``scratch_net.learned_masks``).
 
 Usage (from the repository root):
 
     python benchmarks/scratch_detection.py [--photos N] [--seed S] [--max-side PX] [--corpus DIR]
-        [--labels /work/scratch_labels] [--scratched ../shared/scratched]
+        [--labels /work/scratch_labels] [--scratched ../shared/scratched] [--weights FILE]
 """
 
 from __future__ import annotations
@@ -67,14 +69,22 @@ _RICH_SALT = (2,)  # damage seeds of the richer generator differ from the origin
 Detector = Callable[[np.ndarray], np.ndarray]
 
 
-def detectors() -> dict[str, Detector]:
-    """The compared detectors, by name: (H, W, 3) float32 in [0, 1] -> (H, W) bool."""
+def network_alone(image: np.ndarray, *, model: scratch_net.ScratchNet | None = None) -> np.ndarray:
+    """The learned detector without the classical detector's dark straight lines, at sensitivity 0.5."""
+    return scratch_net.damage_masks(scratch_net.damage_probability(image, model=model), (0.5,))[0]
+
+
+def detectors(weights: Path | None = None) -> dict[str, Detector]:
+    """The compared detectors, by name: (H, W, 3) float32 in [0, 1] -> (H, W) bool; the learned
+    ones with the shipped weights, or with ``weights``."""
     found: dict[str, Detector] = {}
-    if scratch_net.weights_available():
-        found["learned"] = scratch_net.detect_scratches_learned
-        found["learned, sensitivity 0.75"] = partial(scratch_net.detect_scratches_learned, sensitivity=0.75)
+    if scratch_net.weights_available(weights):
+        model = scratch_net.load_scratch_net(weights)
+        found["learned"] = partial(scratch_net.detect_scratches_learned, model=model)
+        found["learned, sensitivity 0.75"] = partial(scratch_net.detect_scratches_learned, sensitivity=0.75, model=model)
+        found["network alone"] = partial(network_alone, model=model)
     else:
-        print(f"note: no learned weights at {scratch_net.WEIGHTS_PATH}; its rows are skipped", file=sys.stderr)
+        print(f"note: no learned weights at {weights or scratch_net.WEIGHTS_PATH}; its rows are skipped", file=sys.stderr)
     found["classical"] = detect_scratches
     found["OpenCV top-hat"] = baseline_detect
     return found
@@ -148,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scratched", type=Path, default=CORPUS.parent / "scratched", help="folder of the photos the labels belong to"
     )
+    parser.add_argument("--weights", type=Path, default=None, help="learned detector's weights (default: the shipped ones)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    named = detectors()
+    named = detectors(args.weights)
     limit = slice(None) if args.photos is None else slice(max(args.photos, 0))
     try:
         held_out = load_prints(args.corpus, HELD_OUT_PRINTS[limit], args.max_side)

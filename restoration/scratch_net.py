@@ -9,9 +9,10 @@ weights (``restoration/weights/scratch_net.safetensors``, in the repository, loa
 safetensors; the weights manifest only lists hub and URL downloads).
 
 Opt-in (``ScratchOptions(detector="learned")``): on held-out prints and on real scratched photos
-it finds more of the damage than the classical detector for the same false alarms, but it reads
-a long, straight, uniform dark line (a scratch on the negative) as a wire, which the classical
-detector finds (README, "Learned scratch detector").
+it finds more of the damage than the classical detector for the same false alarms, but on the
+bundled photos it still trails it (README, "Learned scratch detector"). The network reads part of
+a long, straight, uniform dark line (a scratch on the negative) as a wire, so the classical
+detector's long, straight, dark lines join its mask (:func:`learned_masks`).
 
 It runs tiled at native resolution: overlapping tiles of ``TILE`` px, each keeping only its
 centre (``TILE_MARGIN`` px of context on every side is discarded), so a scan of any size costs
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .classical.scratch_detector import detect_scratches as detect_classical
 from .errors import InputError
 from .shipped import LoadedOnce
 from .validation import check_rgb
@@ -53,6 +55,11 @@ __all__ = [
     "WIDE_DAMAGE",
     "wide_regions",
     "damage_masks",
+    "LINE_FRACTION",
+    "LINE_THICKNESS",
+    "long_straight_lines",
+    "dark_straight_lines",
+    "learned_masks",
     "detect_scratches_learned",
 ]
 
@@ -67,6 +74,12 @@ _MIN_THRESHOLD, _MAX_THRESHOLD = 0.05, 0.95  # probability thresholds at sensiti
 _DEFAULT_THRESHOLD = 0.6
 WIDE_DAMAGE = 11  # px: damage this wide or wider is left out of the mask (see wide_regions)
 _WIDE_LEVEL = 0.5  # probability at which wide regions are measured
+# long, straight, dark lines the classical detector finds join the network's mask (learned_masks);
+# the three values chosen on the training script's validation and calibration prints
+LINE_FRACTION = 0.2  # at least this share of the photo's longer side (and 40 px) long
+LINE_THICKNESS = 8.0  # px: width of the band around the fitted line that holds the line's pixels
+_LINE_SHARE = 0.9  # share of a component's pixels that must lie in that band
+_LINE_MIN_PX = 40
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -246,10 +259,102 @@ def damage_masks(probability: np.ndarray, sensitivities: tuple[float, ...]) -> l
     return [(probability >= threshold) & thin for threshold in thresholds]
 
 
+def long_straight_lines(mask: np.ndarray) -> np.ndarray:
+    """The long straight lines of ``mask``: for each 8-connected component, a straight line is
+    fitted (Huber); when at least :data:`_LINE_SHARE` of its pixels lie within a band
+    :data:`LINE_THICKNESS` px wide around it, and those pixels span at least
+    :data:`LINE_FRACTION` of the photo's longer side (and 40 px) along it, they are a line.
+    Spurs that leave the band (an edge the line crosses) and curved or branching components
+    are left out.
+
+    Args:
+        mask: (H, W) bool.
+
+    Returns:
+        (H, W) bool, a subset of ``mask``.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    min_length = max(_LINE_MIN_PX, LINE_FRACTION * max(mask.shape))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    lines = np.zeros_like(mask)
+    for label in range(1, count):
+        x, y, w, h = stats[label, :4]
+        if np.hypot(w, h) < min_length:  # even its bounding box's diagonal is too short
+            continue
+        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == label)
+        points = np.stack([xs, ys], axis=1).astype(np.float32)
+        vx, vy, x0, y0 = cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        along = (xs - x0) * vx + (ys - y0) * vy
+        near = np.abs((xs - x0) * vy - (ys - y0) * vx) <= LINE_THICKNESS / 2
+        if near.mean() >= _LINE_SHARE and np.ptp(along[near]) >= min_length:
+            lines[y + ys[near], x + xs[near]] = True
+    return lines
+
+
+def dark_straight_lines(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The :func:`long_straight_lines` of ``mask`` that are darker than the photo around them
+    (the mean grey of a line's pixels below the mean grey of the other pixels within 3 px):
+    scratches on the negative, which print dark. Bright straight lines are left out: on
+    undamaged prints they are roof edges, rails and the lit edges of frames.
+
+    Args:
+        mask: (H, W) bool.
+        image: (H, W, 3) float RGB in [0, 1].
+
+    Returns:
+        (H, W) bool, a subset of ``mask``.
+    """
+    lines = long_straight_lines(mask)
+    count, labels = cv2.connectedComponents(lines.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return lines
+    gray = image.mean(axis=2, dtype=np.float32)
+    around = (~lines).astype(np.float32)
+    window = (7, 7)
+    surround = cv2.boxFilter(gray * around, -1, window, normalize=False) / np.maximum(
+        cv2.boxFilter(around, -1, window, normalize=False), 1.0
+    )
+    on_line = labels[lines]
+    darker = np.bincount(on_line, gray[lines], count) < np.bincount(on_line, surround[lines], count)
+    return darker[labels] & lines
+
+
+def learned_masks(
+    image: np.ndarray, sensitivities: tuple[float, ...], *, model: ScratchNet | None = None
+) -> list[np.ndarray]:
+    """The learned detector's thin-damage masks, one per sensitivity: :func:`damage_masks` of
+    :func:`damage_probability` (the network runs once), plus the :func:`dark_straight_lines`
+    of the classical detector at the same sensitivity. The network reads part of a long,
+    straight, uniform dark line (a scratch on the negative) as a wire, which it learned to
+    leave alone; the classical detector finds such lines, and their length, straightness and
+    darkness keep its false alarms out. A mask only grows with its sensitivity.
+
+    Args:
+        image: (H, W, 3) float RGB in [0, 1].
+        sensitivities: each in [0, 1].
+        model: the network; default the shipped weights.
+
+    Returns:
+        (H, W) bool masks, True = damaged, in the order of ``sensitivities``.
+
+    Raises:
+        InputError: bad image or sensitivity (before the network runs).
+        WeightsUnavailableError: ``model`` is None and the shipped weights are missing.
+    """
+    for level in sensitivities:
+        threshold_for(level)  # refuses a bad sensitivity before the network runs
+    masks = damage_masks(damage_probability(image, model=model), tuple(sensitivities))
+    found = np.zeros(image.shape[:2], bool)
+    for i in sorted(range(len(masks)), key=lambda k: sensitivities[k]):
+        found |= masks[i] | dark_straight_lines(detect_classical(image, sensitivity=sensitivities[i]), image)
+        masks[i] = found.copy()
+    return masks
+
+
 def detect_scratches_learned(
     image: np.ndarray, *, sensitivity: float = 0.5, model: ScratchNet | None = None
 ) -> np.ndarray:
-    """Thin-damage mask from the network (:func:`damage_masks` of :func:`damage_probability`).
+    """Thin-damage mask of the learned detector (:func:`learned_masks` at one sensitivity).
 
     Args:
         image: (H, W, 3) float RGB in [0, 1].
@@ -259,5 +364,4 @@ def detect_scratches_learned(
     Returns:
         (H, W) bool, True = damaged.
     """
-    threshold_for(sensitivity)  # refuses a bad sensitivity before the network runs
-    return damage_masks(damage_probability(image, model=model), (sensitivity,))[0]
+    return learned_masks(image, (sensitivity,), model=model)[0]

@@ -1,7 +1,8 @@
-"""The training damage generator's thin real structures (negatives for the learned detector)."""
+"""The training damage generator: thin real structures (negatives for the learned detector) and scuffs."""
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 from helpers import benchmark_script
 
@@ -34,3 +35,33 @@ def test_structures_are_never_damage_and_scored_cases_do_not_change(monkeypatch)
     default, default_truth = synthesis.synthesize(photo, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(plain, default)
     np.testing.assert_array_equal(plain_truth, default_truth)
+
+
+def _scuffs_only(synthesis, scuffs_p: float):
+    """A mix that draws nothing but (maybe) a scuffed patch, never JPEG."""
+    none = {name: 0.0 for name in ("scratches", "cracks", "specks", "scratch_field_p", "crazing_p", "crease_p", "tear_p", "hairs", "stains", "spots", "clean_p", "jpeg_p")}
+    return replace(synthesis.DEFAULT_MIX, scuffs_p=scuffs_p, **none)
+
+
+def test_scuffs_are_many_short_faint_strokes_marked_where_visible(monkeypatch):
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
+    photo = np.full((192, 192, 3), 0.3, np.float32)  # dark, so light scuffs show
+    for seed in range(6):
+        damaged, truth = synthesis.synthesize(photo, rng=np.random.default_rng([seed, 1]), mix=_scuffs_only(synthesis, 1.0), age=False)
+        change = np.abs(damaged - photo).max(axis=2)
+        assert truth.any(), seed
+        assert not truth[change < 0.02].any()  # the truth marks only what changed visibly
+        assert 0.005 < truth.mean() < 0.5, (seed, truth.mean())  # a patch of strokes, not a fill
+        assert change.max() <= 0.6 * 0.7 + 1e-6  # faint: opacity at most 0.6 of the way to white
+        wide = cv2.morphologyEx(truth.astype(np.uint8), cv2.MORPH_OPEN, np.ones((4, 4), np.uint8)) > 0
+        assert wide.sum() < 0.1 * truth.sum(), seed  # thin strokes (1-2 px), even where they cross
+        layers = synthesis.damage_geometry(photo.shape[:2], rng=np.random.default_rng([seed, 2]), mix=_scuffs_only(synthesis, 1.0))
+        assert len(np.unique(layers["scuffs"])) - 1 >= 30, seed  # many strokes, each its own label
+
+
+def test_scuffs_are_drawn_only_when_asked(monkeypatch):
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
+    photo = np.full((128, 128, 3), 0.3, np.float32)
+    damaged, truth = synthesis.synthesize(photo, rng=np.random.default_rng(4), mix=_scuffs_only(synthesis, 0.0), age=False)
+    assert not truth.any()
+    np.testing.assert_array_equal(damaged, photo)

@@ -85,16 +85,54 @@ def test_bad_image_is_refused():
         scratch_net.damage_probability(np.zeros((32, 32), np.float32))
 
 
-def test_finds_a_bright_scratch_on_a_real_photo():
-    # a bright line, as a scratch through a print's emulsion; a long, straight, uniform DARK line
-    # is mostly read as a wire (thin real structure was a training negative; README)
+@pytest.mark.parametrize("value", [0.92, 0.15])
+def test_finds_a_bright_or_dark_scratch_on_a_real_photo(value):
+    # bright: a scratch through a print's emulsion; dark: a scratch on the negative, a long,
+    # straight, uniform line that the network reads as a wire and the straight-line rule adds
     image = _example("1870Girl.jpg", 480)
-    damaged, truth = _with_scratch(image, value=0.92)
+    damaged, truth = _with_scratch(image, value=value)
     mask = scratch_net.detect_scratches_learned(damaged)
     near = cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert (mask & truth).sum() / truth.sum() > 0.8  # recall on the scratch
     before = scratch_net.detect_scratches_learned(image)
     assert (mask & ~near & ~before).mean() < 0.002  # the scratch adds nothing elsewhere
+
+
+def test_long_straight_lines_keep_only_long_thin_straight_components():
+    mask = np.zeros((300, 400), np.uint8)
+    cv2.line(mask, (20, 20), (330, 120), 1, 2)  # long (326 px), straight, thin: kept
+    cv2.line(mask, (20, 200), (70, 210), 1, 2)  # straight but short (51 px < 0.2 * 400): dropped
+    cv2.ellipse(mask, (250, 250), (120, 40), 0, 180, 360, 1, 2)  # long but curved: dropped
+    cv2.rectangle(mask, (20, 250), (200, 265), 1, -1)  # long but 16 px thick: dropped
+    lines = scratch_net.long_straight_lines(mask > 0)
+    assert lines[70, 175] and lines.sum() > 0.9 * (mask[:150] > 0).sum()
+    assert not lines[150:].any()
+    assert not (lines & (mask == 0)).any()  # a subset of the mask
+
+
+def test_dark_straight_lines_keep_the_dark_lines_only():
+    image = np.full((200, 300, 3), 0.5, np.float32)
+    mask = np.zeros((200, 300), np.uint8)
+    cv2.line(mask, (20, 20), (280, 40), 1, 2)  # painted dark
+    cv2.line(mask, (20, 150), (280, 170), 2, 2)  # painted bright
+    image[mask == 1], image[mask == 2] = 0.1, 0.9
+    lines = scratch_net.dark_straight_lines(mask > 0, image)
+    assert np.array_equal(lines, mask == 1)
+
+
+def test_learned_masks_add_straight_lines_and_grow_with_sensitivity():
+    damaged, truth = _with_scratch(_example("1920sFarmKid.jpg", 320), value=0.12)
+    probability = scratch_net.damage_probability(damaged)
+    sensitivities = (0.8, 0.2, 0.5)  # any order
+    masks = scratch_net.learned_masks(damaged, sensitivities)
+    network = scratch_net.damage_masks(probability, sensitivities)
+    by_level = dict(zip(sensitivities, masks))
+    for mask, alone in zip(masks, network):
+        assert not (alone & ~mask).any()  # the network's mask, plus ...
+    lines = scratch_net.dark_straight_lines(detect_classical(damaged, sensitivity=0.5), damaged)
+    assert (lines & truth).sum() > 0.5 * truth.sum()  # ... the dark line the classical detector finds
+    assert not (lines & ~by_level[0.5]).any()
+    assert not (by_level[0.2] & ~by_level[0.5]).any() and not (by_level[0.5] & ~by_level[0.8]).any()
 
 
 def test_sensitivity_is_monotone():

@@ -8,7 +8,8 @@ Data (nothing is downloaded):
   (6 prints watched during training): 81 training prints;
 * synthetic damage from ``benchmarks/damage_synthesis.py`` (aging, then scratches, crack
   networks, creases, tears with paper loss, dust, hairs, stains, spots, both polarities,
-  then JPEG), drawn on crops of the prints, ``TRAIN_MIX``;
+  then JPEG), drawn on crops of the prints, ``TRAIN_MIX``; ``--scuffs P`` adds a scuffed patch
+  (many short faint strokes) to a share P of the crops (an experiment: README);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -20,7 +21,7 @@ photos of ``examples/`` (scored by the benchmarks and tests), and ``../shared/sc
 
 Recipe: a bank of ``--bank`` damaged crops of ``BANK_CROP`` px is drawn once
 (``numpy.random.default_rng([seed, k])`` for crop k), then ``--steps`` Adam steps on batches of
-random ``TRAIN_CROP`` px sub-crops with flips and quarter turns; loss = binary cross-entropy
+random ``--crop`` px sub-crops (default ``TRAIN_CROP``) with flips and quarter turns; loss = binary cross-entropy
 (positives weighted ``POS_WEIGHT``) + soft Dice; cosine learning rate. torch runs on
 ``--threads`` threads with a fixed seed.
 
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from damage_synthesis import DEFAULT_MIX, synthesize  # noqa: E402
+from damage_synthesis import DEFAULT_MIX, DamageMix, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prints_except  # noqa: E402
 
@@ -67,7 +68,7 @@ VALIDATION_PRINTS = (
     "1874Mexico.png", "1880Paris.jpg",
 )
 BANK_CROP = 192  # side of the damaged crops drawn once, px
-TRAIN_CROP = 96  # side of the sub-crops a batch is made of, px (a multiple of 16)
+TRAIN_CROP = 96  # default side of the sub-crops a batch is made of, px (a multiple of 16; --crop)
 MIN_SCALE = 0.3  # smallest resize factor of a print (log-uniform in [MIN_SCALE, 1])
 POS_WEIGHT = 3.0  # weight of damaged pixels in the cross-entropy
 VAL_SIDE = 384  # validation prints are downsized to this side
@@ -81,8 +82,10 @@ def training_prints(corpus: Path) -> list[str]:
     return prints_except(corpus, HELD_OUT_PRINTS + VALIDATION_PRINTS)
 
 
-def draw_bank(prints: list[np.ndarray], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` damaged crops: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool."""
+def draw_bank(
+    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool."""
     images = np.empty((count, BANK_CROP, BANK_CROP, 3), np.uint8)
     masks = np.empty((count, BANK_CROP, BANK_CROP), bool)
     for k in range(count):
@@ -95,21 +98,24 @@ def draw_bank(prints: list[np.ndarray], count: int, seed: int) -> tuple[np.ndarr
         y = int(rng.integers(0, scaled.shape[0] - BANK_CROP + 1))
         x = int(rng.integers(0, scaled.shape[1] - BANK_CROP + 1))
         crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
-        damaged, truth = synthesize(crop, rng=rng, mix=TRAIN_MIX, structures_p=STRUCTURES_P)
+        damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
         masks[k] = truth
     return images, masks
 
 
-def batch_from(bank: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random sub-crops with flips and quarter turns: (B, 3, C, C) float in [0, 1], (B, 1, C, C) float {0, 1}."""
+def batch_from(
+    bank: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Generator, crop: int = TRAIN_CROP
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ``crop`` px sub-crops with flips and quarter turns: (B, 3, C, C) float in [0, 1],
+    (B, 1, C, C) float {0, 1}."""
     images, masks = bank
     xs, ys = [], []
     for _ in range(size):
         k = int(rng.integers(len(images)))
-        y, x = rng.integers(0, BANK_CROP - TRAIN_CROP + 1, 2)
-        img = images[k, y : y + TRAIN_CROP, x : x + TRAIN_CROP]
-        msk = masks[k, y : y + TRAIN_CROP, x : x + TRAIN_CROP]
+        y, x = rng.integers(0, BANK_CROP - crop + 1, 2)
+        img = images[k, y : y + crop, x : x + crop]
+        msk = masks[k, y : y + crop, x : x + crop]
         turns = int(rng.integers(4))
         img, msk = np.rot90(img, turns), np.rot90(msk, turns)
         if rng.random() < 0.5:
@@ -201,6 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=900, help="Adam steps (default 900)")
     parser.add_argument("--batch", type=int, default=8, help="sub-crops per step (default 8)")
+    parser.add_argument(
+        "--crop", type=int, default=TRAIN_CROP,
+        help=f"side of the sub-crops, px: a multiple of 16 up to {BANK_CROP} (default {TRAIN_CROP})",
+    )
+    parser.add_argument(
+        "--scuffs", type=float, default=0.0, metavar="P",
+        help="share of bank crops with a scuffed patch, in [0, 1] (default 0, as the shipped weights)",
+    )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
     parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file (drawn and saved if missing)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
@@ -218,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         help="do not train: print validation F1 and false alarms of WEIGHTS at several thresholds",
     )
     args = parser.parse_args(argv)
+    if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
+        parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
+    if not 0.0 <= args.scuffs <= 1.0:
+        parser.error(f"--scuffs must be in [0, 1], got {args.scuffs}")
+    mix = replace(TRAIN_MIX, scuffs_p=args.scuffs)
     if args.calibrate is not None:
         torch.set_num_threads(args.threads)
         return calibrate(args.calibrate, args.corpus, args.seed)
@@ -233,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.bank_cache) as saved:
             bank = (saved["images"], saved["masks"])
     else:
-        bank = draw_bank(prints, args.bank, args.seed)
+        bank = draw_bank(prints, args.bank, args.seed, mix)
         if args.bank_cache is not None:
             np.savez(args.bank_cache, images=bank[0], masks=bank[1])
     print(f"bank of {args.bank} crops drawn in {time.perf_counter() - started:.0f} s "
@@ -250,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     train_started = time.perf_counter()
     running = 0.0
     for step in range(1, args.steps + 1):
-        x, y = batch_from(bank, args.batch, rng)
+        x, y = batch_from(bank, args.batch, rng, args.crop)
         loss = loss_of(model(x), y)
         optimiser.zero_grad()
         loss.backward()
@@ -269,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     recipe = {
         "seed": args.seed, "steps": args.steps, "batch": args.batch, "bank": args.bank, "lr": args.lr,
-        "train_crop": TRAIN_CROP, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
-        "clean_p": TRAIN_MIX.clean_p, "structures_p": STRUCTURES_P,
+        "train_crop": args.crop, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
+        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "structures_p": STRUCTURES_P,
         "threads": args.threads, "wall_seconds": round(wall), **init,
     }
     save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})
