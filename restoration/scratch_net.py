@@ -38,6 +38,7 @@ from torch import nn
 
 from .classical.scratch_detector import detect_scratches as detect_classical
 from .errors import InputError
+from .luma import luma
 from .shipped import LoadedOnce
 from .validation import check_rgb
 
@@ -293,7 +294,7 @@ def long_straight_lines(mask: np.ndarray) -> np.ndarray:
 
 def dark_straight_lines(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
     """The :func:`long_straight_lines` of ``mask`` that are darker than the photo around them
-    (the mean grey of a line's pixels below the mean grey of the other pixels within 3 px):
+    (the mean luma of a line's pixels below the mean luma of the other pixels within 3 px):
     scratches on the negative, which print dark. Bright straight lines are left out: on
     undamaged prints they are roof edges, rails and the lit edges of frames.
 
@@ -308,7 +309,7 @@ def dark_straight_lines(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
     count, labels = cv2.connectedComponents(lines.astype(np.uint8), connectivity=8)
     if count <= 1:
         return lines
-    gray = image.mean(axis=2, dtype=np.float32)
+    gray = luma(np.asarray(image, dtype=np.float32))
     around = (~lines).astype(np.float32)
     window = (7, 7)
     surround = cv2.boxFilter(gray * around, -1, window, normalize=False) / np.maximum(
