@@ -10,12 +10,14 @@ import numpy as np
 from PIL import Image
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+TRAINING = BENCHMARKS.parent / "training"
 
 
-def benchmark_script(name: str, monkeypatch):
-    """``benchmarks/<name>.py`` as a module (a script folder, not part of the package), registered
-    in ``sys.modules`` for the test only (its dataclasses look their module up)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", BENCHMARKS / f"{name}.py")
+def benchmark_script(name: str, monkeypatch, folder: Path = BENCHMARKS):
+    """``benchmarks/<name>.py`` (or ``folder/<name>.py``, e.g. ``TRAINING``) as a module (a script
+    folder, not part of the package), registered in ``sys.modules`` for the test only (its
+    dataclasses look their module up)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)

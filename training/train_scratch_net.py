@@ -9,7 +9,9 @@ Data (nothing is downloaded):
 * synthetic damage from ``benchmarks/damage_synthesis.py`` (aging, then scratches, crack
   networks, creases, tears with paper loss, dust, hairs, stains, spots, both polarities,
   then JPEG), drawn on crops of the prints, ``TRAIN_MIX``; ``--scuffs P`` adds a scuffed patch
-  (many short faint strokes) to a share P of the crops (an experiment: README);
+  (many short faint strokes) to a share P of the crops, and ``--texture P`` places a share P of
+  the crops on the most textured of several positions (stone, foliage, hair, lace: undamaged
+  texture that looks like wear) (experiments: README);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -49,6 +51,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -60,6 +63,7 @@ from damage_synthesis import DEFAULT_MIX, DamageMix, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prints_except  # noqa: E402
 
+from restoration.luma import luma  # noqa: E402
 from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, load_scratch_net, save_scratch_net  # noqa: E402
 
 # 6 prints outside HELD_OUT_PRINTS, watched during training, never trained on
@@ -75,6 +79,7 @@ VAL_SIDE = 384  # validation prints are downsized to this side
 CALIBRATION_SIDE = 1024  # undamaged prints of --calibrate are downsized to this side
 TRAIN_MIX = replace(DEFAULT_MIX, clean_p=0.2)  # damage of the bank: a fifth of the crops undamaged
 STRUCTURES_P = 0.5  # share of bank crops with thin real structures painted in (negatives)
+TEXTURE_CANDIDATES = 8  # positions drawn for a texture crop (--texture): the most textured is kept
 
 
 def training_prints(corpus: Path) -> list[str]:
@@ -82,10 +87,31 @@ def training_prints(corpus: Path) -> list[str]:
     return prints_except(corpus, HELD_OUT_PRINTS + VALIDATION_PRINTS)
 
 
+def texture_energy(crop: np.ndarray) -> float:
+    """Mean absolute difference between a crop's luma and its Gaussian blur (sigma 1.5 px), in
+    [0, 1]: high on stone, foliage, hair and heavy grain, low on sky, skin and plain walls.
+    ``crop``: (H, W, 3) float in [0, 1]."""
+    gray = luma(crop).astype(np.float32)
+    return float(np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 1.5)).mean())
+
+
+def most_textured_position(image: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left corner (y, x) of the most textured of ``TEXTURE_CANDIDATES`` random
+    ``BANK_CROP`` px crops of ``image`` ((H, W, 3) float in [0, 1], both sides >= BANK_CROP)."""
+    h, w = image.shape[:2]
+    ys = rng.integers(0, h - BANK_CROP + 1, TEXTURE_CANDIDATES)
+    xs = rng.integers(0, w - BANK_CROP + 1, TEXTURE_CANDIDATES)
+    energies = [texture_energy(image[y : y + BANK_CROP, x : x + BANK_CROP]) for y, x in zip(ys, xs)]
+    best = int(np.argmax(energies))
+    return int(ys[best]), int(xs[best])
+
+
 def draw_bank(
-    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX
+    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool."""
+    """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool.
+    A share ``texture_p`` of the crops is placed on the most textured of several positions
+    (``most_textured_position``), so the network sees many undamaged textures that look like wear."""
     images = np.empty((count, BANK_CROP, BANK_CROP, 3), np.uint8)
     masks = np.empty((count, BANK_CROP, BANK_CROP), bool)
     for k in range(count):
@@ -97,6 +123,8 @@ def draw_bank(
         scaled = _downsize(source, max(BANK_CROP, int(round(max(h, w) * scale))))
         y = int(rng.integers(0, scaled.shape[0] - BANK_CROP + 1))
         x = int(rng.integers(0, scaled.shape[1] - BANK_CROP + 1))
+        if texture_p and rng.random() < texture_p:  # no draw at all when off: old banks stay the same
+            y, x = most_textured_position(scaled, rng)
         crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
         damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
@@ -215,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         "--scuffs", type=float, default=0.0, metavar="P",
         help="share of bank crops with a scuffed patch, in [0, 1] (default 0, as the shipped weights)",
     )
+    parser.add_argument(
+        "--texture", type=float, default=0.0, metavar="P",
+        help="share of bank crops placed on the most textured of several positions, in [0, 1] (default 0)",
+    )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
     parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file (drawn and saved if missing)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
@@ -234,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
         parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
-    if not 0.0 <= args.scuffs <= 1.0:
-        parser.error(f"--scuffs must be in [0, 1], got {args.scuffs}")
+    for name in ("scuffs", "texture"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
     mix = replace(TRAIN_MIX, scuffs_p=args.scuffs)
     if args.calibrate is not None:
         torch.set_num_threads(args.threads)
@@ -252,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.bank_cache) as saved:
             bank = (saved["images"], saved["masks"])
     else:
-        bank = draw_bank(prints, args.bank, args.seed, mix)
+        bank = draw_bank(prints, args.bank, args.seed, mix, args.texture)
         if args.bank_cache is not None:
             np.savez(args.bank_cache, images=bank[0], masks=bank[1])
     print(f"bank of {args.bank} crops drawn in {time.perf_counter() - started:.0f} s "
@@ -289,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = {
         "seed": args.seed, "steps": args.steps, "batch": args.batch, "bank": args.bank, "lr": args.lr,
         "train_crop": args.crop, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
-        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "structures_p": STRUCTURES_P,
+        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "structures_p": STRUCTURES_P,
         "threads": args.threads, "wall_seconds": round(wall), **init,
     }
     save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})

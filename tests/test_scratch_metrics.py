@@ -1,0 +1,55 @@
+"""The scratch detection benchmark's F1 variants and the training script's texture crops."""
+
+import math
+
+import numpy as np
+from helpers import TRAINING, benchmark_script
+
+
+def _line(width: int = 2) -> np.ndarray:
+    truth = np.zeros((64, 96), bool)
+    truth[30 : 30 + width, 8:88] = True
+    return truth
+
+
+def test_f1_within_one_pixel_forgives_a_one_pixel_shift_but_not_a_miss(monkeypatch):
+    detection = benchmark_script("scratch_detection", monkeypatch)
+    truth = _line(width=1)
+    shifted = np.roll(truth, 1, axis=0)  # a 1-px line moved down by a pixel: no pixel in common
+    assert detection.prf(shifted, truth)[2] == 0.0
+    assert detection.f1_within(shifted, truth) == 1.0
+    assert detection.f1_within(np.roll(truth, 3, axis=0), truth) == 0.0
+    assert detection.f1_within(np.zeros_like(truth), truth) == 0.0
+
+
+def test_f1_thin_leaves_wide_damage_out_of_truth_and_mask(monkeypatch):
+    detection = benchmark_script("scratch_detection", monkeypatch)
+    thin = _line()
+    yy, xx = np.mgrid[:64, :96]
+    hole = (yy - 48) ** 2 + (xx - 70) ** 2 <= 10**2  # a 21-px hole: wide damage
+    truth = thin | hole
+    assert detection.wide_truth(truth)[hole].all() and not detection.wide_truth(truth)[thin & ~hole].any()
+    assert detection.prf(thin, truth)[2] < 0.9  # the hole counts as missed
+    assert detection.f1_thin(thin, truth) == 1.0
+    assert detection.f1_thin(thin | hole, truth) == 1.0  # marking the hole is neither right nor wrong
+    assert math.isnan(detection.f1_thin(hole, hole))  # no thin damage: no score
+
+
+def test_texture_crops_sit_on_the_textured_part_of_a_print(monkeypatch):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    rng = np.random.default_rng(0)
+    side = 3 * training.BANK_CROP
+    print_ = np.full((side, side, 3), 0.5, np.float32)
+    print_[:, side // 2 :] += rng.normal(0.0, 0.15, (side, side - side // 2, 3)).astype(np.float32)
+    print_ = np.clip(print_, 0.0, 1.0)
+    crop = print_[: training.BANK_CROP, : training.BANK_CROP]
+    assert training.texture_energy(print_[:, side // 2 :]) > 10 * training.texture_energy(crop)
+
+    lefts = [training.most_textured_position(print_, np.random.default_rng(seed))[1] for seed in range(20)]
+    assert np.mean([x + training.BANK_CROP / 2 > side / 2 for x in lefts]) >= 0.9  # centred on the noise
+
+    plain = training.draw_bank([print_], 4, seed=1)
+    again = training.draw_bank([print_], 4, seed=1, texture_p=0.0)
+    np.testing.assert_array_equal(plain[0], again[0])  # off: the same bank as before, draw for draw
+    textured = training.draw_bank([print_], 4, seed=1, texture_p=1.0)
+    assert textured[0].shape == plain[0].shape and textured[1].shape == plain[1].shape
