@@ -53,3 +53,17 @@ def test_texture_crops_sit_on_the_textured_part_of_a_print(monkeypatch):
     np.testing.assert_array_equal(plain[0], again[0])  # off: the same bank as before, draw for draw
     textured = training.draw_bank([print_], 4, seed=1, texture_p=1.0)
     assert textured[0].shape == plain[0].shape and textured[1].shape == plain[1].shape
+
+
+def test_validation_leaves_the_network_in_the_mode_it_found(monkeypatch):
+    """--calibrate measures undamaged prints after the validation pass: in evaluation mode, as the
+    app runs the network (it once measured them with batch norm in training mode)."""
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    model = training.ScratchNet()
+    rng = np.random.default_rng(0)
+    case = (rng.random((64, 64, 3)).astype(np.float32), _line()[:64, :64])
+    for mode in (False, True):
+        model.train(mode)
+        curve = training.validation_curve(model, [case], (0.5, 0.9))
+        assert model.training is mode
+        assert curve.shape == (2,) and np.all((curve >= 0) & (curve <= 1))

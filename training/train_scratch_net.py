@@ -183,7 +183,8 @@ def validation_curve(
     of the detector's mask: thin damage only (``scratch_net.wide_regions`` left out)."""
     from restoration.scratch_net import damage_probability, wide_regions
 
-    model.eval()
+    was_training = model.training
+    model.eval()  # batch norm on its running statistics, as in use
     scores = []
     for damaged, truth in cases:
         probability = damage_probability(damaged, model=model)
@@ -195,7 +196,7 @@ def validation_curve(
             p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
             row.append(2 * p * r / max(p + r, 1e-9))
         scores.append(row)
-    model.train()
+    model.train(was_training)
     return np.mean(scores, axis=0)
 
 
