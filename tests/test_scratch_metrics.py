@@ -1,8 +1,9 @@
-"""The scratch detection benchmark's F1 variants and the training script's texture crops."""
+"""The scratch detection benchmark's F1 variants and the training script's bank: texture crops, cache."""
 
 import math
 
 import numpy as np
+import pytest
 from helpers import TRAINING, benchmark_script
 
 
@@ -67,3 +68,24 @@ def test_validation_leaves_the_network_in_the_mode_it_found(monkeypatch):
         curve = training.validation_curve(model, [case], (0.5, 0.9))
         assert model.training is mode
         assert curve.shape == (2,) and np.all((curve >= 0) & (curve <= 1))
+
+
+def test_a_cached_bank_is_reused_only_for_the_options_that_drew_it(monkeypatch, tmp_path):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    path = tmp_path / "bank.npz"
+    draws = []
+
+    def draw():
+        draws.append(1)
+        return np.full((2, 4, 4, 3), len(draws), np.uint8), np.zeros((2, 4, 4), bool)
+
+    recipe = {"seed": 0, "texture_p": 0.5, "prints": ["a.jpg", "b.jpg"]}
+    first = training.cached_bank(path, recipe, draw)
+    again = training.cached_bank(path, dict(recipe), draw)
+    assert len(draws) == 1 and np.array_equal(first[0], again[0])  # drawn once, then read back
+    with pytest.raises(ValueError, match="texture_p differ"):
+        training.cached_bank(path, {**recipe, "texture_p": 0.0}, draw)
+    np.savez(path, images=first[0], masks=first[1])  # a bank saved before recipes were kept
+    with pytest.raises(ValueError, match="without its recipe"):
+        training.cached_bank(path, recipe, draw)
+    assert len(draws) == 1

@@ -50,6 +50,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -130,6 +131,28 @@ def draw_bank(
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
         masks[k] = truth
     return images, masks
+
+
+def cached_bank(
+    path: Path | None, recipe: dict, draw: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bank saved in ``path`` (``.npz``) if it was drawn by ``recipe``; else ``draw()``, saved
+    there with its recipe when ``path`` is given. Raises ValueError when the saved bank was drawn
+    by another recipe (or saved without one), so a run never trains on a bank its recipe does not
+    describe."""
+    if path is None or not path.is_file():
+        bank = draw()
+        if path is not None:
+            np.savez(path, images=bank[0], masks=bank[1], recipe=json.dumps(recipe, sort_keys=True))
+        return bank
+    with np.load(path) as saved:
+        saved_recipe = json.loads(str(saved["recipe"])) if "recipe" in saved.files else None
+        if saved_recipe != json.loads(json.dumps(recipe)):
+            why = (f"{', '.join(sorted(k for k in recipe if saved_recipe.get(k) != recipe[k]))} differ"
+                   if saved_recipe else "it was saved without its recipe")
+            raise ValueError(f"the bank in {path} was not drawn with these options ({why}): "
+                             "delete it or name another --bank-cache file")
+        return saved["images"], saved["masks"]
 
 
 def batch_from(
@@ -249,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         help="share of bank crops placed on the most textured of several positions, in [0, 1] (default 0)",
     )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
-    parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file (drawn and saved if missing)")
+    parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file if the same options drew it (drawn and saved if missing)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -282,13 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     names = training_prints(args.corpus)
     prints = list(load_prints(args.corpus, names, max_side=None).values())
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
-    if args.bank_cache is not None and args.bank_cache.is_file():
-        with np.load(args.bank_cache) as saved:
-            bank = (saved["images"], saved["masks"])
-    else:
-        bank = draw_bank(prints, args.bank, args.seed, mix, args.texture)
-        if args.bank_cache is not None:
-            np.savez(args.bank_cache, images=bank[0], masks=bank[1])
+    bank_recipe = {
+        "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": names,
+        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "structures_p": STRUCTURES_P,
+    }
+    try:
+        bank = cached_bank(args.bank_cache, bank_recipe, lambda: draw_bank(prints, args.bank, args.seed, mix, args.texture))
+    except ValueError as error:
+        parser.error(str(error))
     print(f"bank of {args.bank} crops drawn in {time.perf_counter() - started:.0f} s "
           f"({100 * bank[1].mean():.2f} % damaged pixels)", flush=True)
     cases = validation_cases(args.corpus, args.seed)
