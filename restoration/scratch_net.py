@@ -71,8 +71,9 @@ TILE_MARGIN = 48  # context discarded on every side of a tile, px: beyond the ne
 _MULTIPLE = 2 ** (len(CHANNELS) - 1)
 _MIN_THRESHOLD, _MAX_THRESHOLD = 0.05, 0.95  # probability thresholds at sensitivity 1 and 0
 # threshold at the default sensitivity 0.5: best F1 on the validation prints of the training
-# script (`python training/train_scratch_net.py --calibrate WEIGHTS`), never on scored photos
-_DEFAULT_THRESHOLD = 0.6
+# script among thresholds that mark no more of its undamaged calibration prints than the previous
+# weights did (`python training/train_scratch_net.py --calibrate WEIGHTS`), never on scored photos
+_DEFAULT_THRESHOLD = 0.5
 WIDE_DAMAGE = 11  # px: damage this wide or wider is left out of the mask (see wide_regions)
 _WIDE_LEVEL = 0.5  # probability at which wide regions are measured
 # long, straight, dark lines the classical detector finds join the network's mask (learned_masks);

@@ -89,3 +89,46 @@ def test_a_cached_bank_is_reused_only_for_the_options_that_drew_it(monkeypatch, 
     with pytest.raises(ValueError, match="without its recipe"):
         training.cached_bank(path, recipe, draw)
     assert len(draws) == 1
+
+
+def _position_print(side: int, blue: float) -> np.ndarray:
+    """A print whose red is y / H and green x / W at each pixel, blue constant: (side, side, 3)."""
+    yy, xx = np.mgrid[:side, :side].astype(np.float32) / (side - 1)
+    return np.stack([yy, xx, np.full_like(yy, blue)], axis=-1)
+
+
+def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    monkeypatch.setattr(  # no damage: the crop shows where it was cut
+        training, "synthesize", lambda crop, rng, mix, structures_p: (crop, np.zeros(crop.shape[:2], bool))
+    )
+    side = 3 * training.BANK_CROP
+    prints = [_position_print(side, 0.0), _position_print(side, 1.0)]
+    spots = [[], [(0.5, 0.5), (0.1, 0.9)]]  # the first print has no false alarm: never drawn for a hard crop
+    images, _ = training.draw_bank(prints, 12, seed=3, spots=spots, hard_p=1.0)
+    crops = images.astype(np.float32) / 255
+    assert (crops[..., 2] > 0.9).all()
+    for crop in crops:
+        distance = [np.abs(crop[..., 0] - fy) + np.abs(crop[..., 1] - fx) for fy, fx in spots[1]]
+        assert min(d.min() for d in distance) < 0.02  # the crop holds one of the spots
+    centred = [crop[training.BANK_CROP // 2, training.BANK_CROP // 2, :2] for crop in crops]
+    assert any(np.abs(c - 0.5).max() < 0.02 for c in centred)  # an inner spot sits in the middle
+
+    plain = training.draw_bank(prints, 4, seed=3)
+    off = training.draw_bank(prints, 4, seed=3, spots=spots, hard_p=0.0)
+    np.testing.assert_array_equal(plain[0], off[0])  # off: the same bank as before, draw for draw
+
+
+def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    from restoration import scratch_net
+
+    probability = np.zeros((200, 400), np.float32)
+    probability[50:52, 100:140] = 0.9  # a thin line: a false alarm
+    probability[150, 300:305] = 0.9  # 5 px: too small
+    probability[100:160, 180:240] = 0.9  # a wide blob: left out as in use
+    probability[20:22, 300:340] = 0.4  # below the threshold
+    monkeypatch.setattr(scratch_net, "damage_probability", lambda image, model: probability)
+    spots = training.false_alarm_spots(model=None, image=np.zeros((200, 400, 3), np.float32))
+    assert len(spots) == 1
+    np.testing.assert_allclose(spots[0], (50.5 / 200, 119.5 / 400), atol=1e-6)

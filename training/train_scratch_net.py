@@ -11,7 +11,8 @@ Data (nothing is downloaded):
   then JPEG), drawn on crops of the prints, ``TRAIN_MIX``; ``--scuffs P`` adds a scuffed patch
   (many short faint strokes) to a share P of the crops, and ``--texture P`` places a share P of
   the crops on the most textured of several positions (stone, foliage, hair, lace: undamaged
-  texture that looks like wear) (experiments: README);
+  texture that looks like wear), and ``--hard P`` centres a share P of the crops on the false
+  alarms of the ``--init`` weights on the undamaged prints (experiments: README);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -81,6 +82,8 @@ CALIBRATION_SIDE = 1024  # undamaged prints of --calibrate are downsized to this
 TRAIN_MIX = replace(DEFAULT_MIX, clean_p=0.2)  # damage of the bank: a fifth of the crops undamaged
 STRUCTURES_P = 0.5  # share of bank crops with thin real structures painted in (negatives)
 TEXTURE_CANDIDATES = 8  # positions drawn for a texture crop (--texture): the most textured is kept
+FALSE_ALARM_THRESHOLD = 0.5  # probability at which a mark on an undamaged print is a false alarm (--hard)
+FALSE_ALARM_MIN_AREA = 16  # px at CALIBRATION_SIDE: smaller false alarms are not searched for (--hard)
 
 
 def training_prints(corpus: Path) -> list[str]:
@@ -107,24 +110,49 @@ def most_textured_position(image: np.ndarray, rng: np.random.Generator) -> tuple
     return int(ys[best]), int(xs[best])
 
 
+def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float, float]]:
+    """Where ``model`` marks damage on an undamaged print ((H, W, 3) float in [0, 1], seen at most
+    ``CALIBRATION_SIDE`` px): the centres (y / H, x / W) of the regions of at least
+    ``FALSE_ALARM_MIN_AREA`` px it marks at ``FALSE_ALARM_THRESHOLD``, wide regions left out as in use."""
+    from restoration.scratch_net import damage_probability, wide_regions
+
+    seen = _downsize(image, CALIBRATION_SIDE) if max(image.shape[:2]) > CALIBRATION_SIDE else image
+    probability = damage_probability(seen, model=model)
+    marked = (probability >= FALSE_ALARM_THRESHOLD) & ~wide_regions(probability)
+    _, _, stats, centres = cv2.connectedComponentsWithStats(marked.astype(np.uint8), connectivity=8)
+    h, w = marked.shape
+    return [(float(cy / h), float(cx / w)) for (cx, cy), area in zip(centres[1:], stats[1:, cv2.CC_STAT_AREA])
+            if area >= FALSE_ALARM_MIN_AREA]
+
+
 def draw_bank(
-    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0
+    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0,
+    spots: list[list[tuple[float, float]]] | None = None, hard_p: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool.
     A share ``texture_p`` of the crops is placed on the most textured of several positions
-    (``most_textured_position``), so the network sees many undamaged textures that look like wear."""
+    (``most_textured_position``), so the network sees many undamaged textures that look like wear.
+    A share ``hard_p`` is centred on a false alarm of earlier weights (``spots``: per print, as
+    ``false_alarm_spots`` gives them; prints without any are not drawn for these crops)."""
     images = np.empty((count, BANK_CROP, BANK_CROP, 3), np.uint8)
     masks = np.empty((count, BANK_CROP, BANK_CROP), bool)
+    searched = [i for i, found in enumerate(spots or []) if found]
     for k in range(count):
         rng = np.random.default_rng([seed, k])
-        source = prints[int(rng.integers(len(prints)))]
+        hard = bool(hard_p and searched and rng.random() < hard_p)  # no draw at all when off: old banks stay the same
+        index = searched[int(rng.integers(len(searched)))] if hard else int(rng.integers(len(prints)))
+        source = prints[index]
         h, w = source.shape[:2]
         low = max(MIN_SCALE, BANK_CROP / min(h, w))
         scale = math.exp(rng.uniform(math.log(low), 0.0)) if low < 1 else 1.0
         scaled = _downsize(source, max(BANK_CROP, int(round(max(h, w) * scale))))
         y = int(rng.integers(0, scaled.shape[0] - BANK_CROP + 1))
         x = int(rng.integers(0, scaled.shape[1] - BANK_CROP + 1))
-        if texture_p and rng.random() < texture_p:  # no draw at all when off: old banks stay the same
+        if hard:
+            fy, fx = spots[index][int(rng.integers(len(spots[index])))]
+            y = int(np.clip(round(fy * scaled.shape[0]) - BANK_CROP // 2, 0, scaled.shape[0] - BANK_CROP))
+            x = int(np.clip(round(fx * scaled.shape[1]) - BANK_CROP // 2, 0, scaled.shape[1] - BANK_CROP))
+        elif texture_p and rng.random() < texture_p:  # no draw at all when off: old banks stay the same
             y, x = most_textured_position(scaled, rng)
         crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
         damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
@@ -271,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         "--texture", type=float, default=0.0, metavar="P",
         help="share of bank crops placed on the most textured of several positions, in [0, 1] (default 0)",
     )
+    parser.add_argument(
+        "--hard", type=float, default=0.0, metavar="P",
+        help="share of bank crops centred on a false alarm of the --init weights on an undamaged "
+             "training print (three quarters of them: --calibrate measures the rest), in [0, 1] (default 0)",
+    )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
     parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file if the same options drew it (drawn and saved if missing)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
@@ -290,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
         parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
-    for name in ("scuffs", "texture"):
+    for name in ("scuffs", "texture", "hard"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
+    if args.hard and args.init is None:
+        parser.error("--hard searches the false alarms of the --init weights: give --init")
     mix = replace(TRAIN_MIX, scuffs_p=args.scuffs)
     if args.calibrate is not None:
         torch.set_num_threads(args.threads)
@@ -309,8 +344,20 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": names,
         "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "structures_p": STRUCTURES_P,
     }
+    if args.hard:
+        bank_recipe.update(hard_p=args.hard, hard_from=init["init_sha256"])
+
+    def draw() -> tuple[np.ndarray, np.ndarray]:
+        spots = None
+        if args.hard:  # the calibration quarter (training_prints[::4]) is never searched
+            searcher = load_scratch_net(args.init)
+            spots = [false_alarm_spots(searcher, image) if i % 4 else [] for i, image in enumerate(prints)]
+            print(f"{sum(map(len, spots))} false alarms of the --init weights on {sum(map(bool, spots))} "
+                  "undamaged prints", flush=True)
+        return draw_bank(prints, args.bank, args.seed, mix, args.texture, spots, args.hard)
+
     try:
-        bank = cached_bank(args.bank_cache, bank_recipe, lambda: draw_bank(prints, args.bank, args.seed, mix, args.texture))
+        bank = cached_bank(args.bank_cache, bank_recipe, draw)
     except ValueError as error:
         parser.error(str(error))
     print(f"bank of {args.bank} crops drawn in {time.perf_counter() - started:.0f} s "
@@ -347,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = {
         "seed": args.seed, "steps": args.steps, "batch": args.batch, "bank": args.bank, "lr": args.lr,
         "train_crop": args.crop, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
-        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "structures_p": STRUCTURES_P,
-        "threads": args.threads, "wall_seconds": round(wall), **init,
+        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard,
+        "structures_p": STRUCTURES_P, "threads": args.threads, "wall_seconds": round(wall), **init,
     }
     save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB); wall time {wall / 60:.1f} min "
