@@ -1,4 +1,5 @@
-"""The scratch detection benchmark's F1 variants and the training script's bank: texture crops, cache."""
+"""The scratch detection benchmark's F1 variants and the training script's bank: texture crops,
+hard negatives, cache."""
 
 import math
 

@@ -305,7 +305,10 @@ def main(argv: list[str] | None = None) -> int:
              "training print (three quarters of them: --calibrate measures the rest), in [0, 1] (default 0)",
     )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
-    parser.add_argument("--bank-cache", type=Path, default=None, help="reuse the bank saved in this .npz file if the same options drew it (drawn and saved if missing)")
+    parser.add_argument(
+        "--bank-cache", type=Path, default=None,
+        help="reuse the bank saved in this .npz file if the same options drew it (drawn and saved if missing)",
+    )
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
