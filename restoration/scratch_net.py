@@ -55,6 +55,7 @@ __all__ = [
     "threshold_for",
     "WIDE_DAMAGE",
     "wide_regions",
+    "thin_masks_at",
     "damage_masks",
     "LINE_FRACTION",
     "LINE_THICKNESS",
@@ -251,14 +252,19 @@ def wide_regions(probability: np.ndarray) -> np.ndarray:
     return cv2.dilate(core, np.ones((5, 5), np.uint8)) > 0
 
 
-def damage_masks(probability: np.ndarray, sensitivities: tuple[float, ...]) -> list[np.ndarray]:
-    """Thin damage (scratches, cracks, crazing, hairs, dust, spots) from a probability map of
-    :func:`damage_probability`, one (H, W) bool mask per sensitivity: probability at or above
-    :func:`threshold_for` ``(sensitivity)`` outside :func:`wide_regions` (measured once); a
-    mask only grows with its sensitivity."""
-    thresholds = [threshold_for(level) for level in sensitivities]
+def thin_masks_at(probability: np.ndarray, thresholds: tuple[float, ...]) -> list[np.ndarray]:
+    """One (H, W) bool mask per probability threshold (in [0, 1]) of a map of
+    :func:`damage_probability`: probability at or above it, outside :func:`wide_regions`
+    (measured once)."""
     thin = ~wide_regions(probability)
     return [(probability >= threshold) & thin for threshold in thresholds]
+
+
+def damage_masks(probability: np.ndarray, sensitivities: tuple[float, ...]) -> list[np.ndarray]:
+    """Thin damage (scratches, cracks, crazing, hairs, dust, spots) from a probability map of
+    :func:`damage_probability`, one (H, W) bool mask per sensitivity: :func:`thin_masks_at` the
+    :func:`threshold_for` ``(sensitivity)``; a mask only grows with its sensitivity."""
+    return thin_masks_at(probability, tuple(threshold_for(level) for level in sensitivities))
 
 
 def long_straight_lines(mask: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from damage_synthesis import DEFAULT_MIX, DamageMix, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
-from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prints_except  # noqa: E402
+from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prf, prints_except  # noqa: E402
 
 from restoration.luma import luma  # noqa: E402
 from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, load_scratch_net, save_scratch_net  # noqa: E402
@@ -114,11 +114,10 @@ def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float,
     """Where ``model`` marks damage on an undamaged print ((H, W, 3) float in [0, 1], seen at most
     ``CALIBRATION_SIDE`` px): the centres (y / H, x / W) of the regions of at least
     ``FALSE_ALARM_MIN_AREA`` px it marks at ``FALSE_ALARM_THRESHOLD``, wide regions left out as in use."""
-    from restoration.scratch_net import damage_probability, wide_regions
+    from restoration.scratch_net import damage_probability, thin_masks_at
 
-    seen = _downsize(image, CALIBRATION_SIDE) if max(image.shape[:2]) > CALIBRATION_SIDE else image
-    probability = damage_probability(seen, model=model)
-    marked = (probability >= FALSE_ALARM_THRESHOLD) & ~wide_regions(probability)
+    probability = damage_probability(_downsize(image, CALIBRATION_SIDE), model=model)
+    marked = thin_masks_at(probability, (FALSE_ALARM_THRESHOLD,))[0]
     _, _, stats, centres = cv2.connectedComponentsWithStats(marked.astype(np.uint8), connectivity=8)
     h, w = marked.shape
     return [(float(cy / h), float(cx / w)) for (cx, cy), area in zip(centres[1:], stats[1:, cv2.CC_STAT_AREA])
@@ -231,22 +230,15 @@ def validation_curve(
     model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]], thresholds: tuple[float, ...]
 ) -> np.ndarray:
     """Mean pixel F1 over the validation cases at each probability threshold, shape (len(thresholds),),
-    of the detector's mask: thin damage only (``scratch_net.wide_regions`` left out)."""
-    from restoration.scratch_net import damage_probability, wide_regions
+    of the detector's mask: thin damage only (``scratch_net.thin_masks_at``)."""
+    from restoration.scratch_net import damage_probability, thin_masks_at
 
     was_training = model.training
     model.eval()  # batch norm on its running statistics, as in use
     scores = []
     for damaged, truth in cases:
-        probability = damage_probability(damaged, model=model)
-        wide = wide_regions(probability)
-        row = []
-        for threshold in thresholds:
-            pred = (probability >= threshold) & ~wide
-            tp = float((pred & truth).sum())
-            p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
-            row.append(2 * p * r / max(p + r, 1e-9))
-        scores.append(row)
+        masks = thin_masks_at(damage_probability(damaged, model=model), thresholds)
+        scores.append([prf(pred, truth)[2] for pred in masks])
     model.train(was_training)
     return np.mean(scores, axis=0)
 
@@ -256,20 +248,21 @@ def calibrate(weights: Path, corpus: Path, seed: int) -> int:
     undamaged prints (the validation prints and every fourth training print, as they are, at
     most ``CALIBRATION_SIDE`` px) at several thresholds: the default threshold
     (``scratch_net._DEFAULT_THRESHOLD``) is read from this table, never from scored photos."""
-    from restoration.scratch_net import damage_probability, load_scratch_net, wide_regions
+    from restoration.scratch_net import damage_probability, load_scratch_net, thin_masks_at
 
     model = load_scratch_net(weights)
     cases = validation_cases(corpus, seed)
     thresholds = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
     curve = validation_curve(model, cases, thresholds)
     undamaged = list(VALIDATION_PRINTS) + training_prints(corpus)[::4]
-    clean = [damage_probability(image, model=model) for image in load_prints(corpus, undamaged, CALIBRATION_SIDE).values()]
-    wide = [wide_regions(p) for p in clean]
-    print(f"| threshold | validation F1 | marked on {len(clean)} undamaged prints: mean % | max % |")
+    marked = np.array([  # % of each undamaged print marked, (prints, thresholds)
+        [100 * mask.mean() for mask in thin_masks_at(damage_probability(image, model=model), thresholds)]
+        for image in load_prints(corpus, undamaged, CALIBRATION_SIDE).values()
+    ])
+    print(f"| threshold | validation F1 | marked on {len(marked)} undamaged prints: mean % | max % |")
     print("|---|---|---|---|")
-    for threshold, f1 in zip(thresholds, curve):
-        marked = [100 * ((p >= threshold) & ~w).mean() for p, w in zip(clean, wide)]
-        print(f"| {threshold:.2f} | {f1:.3f} | {np.mean(marked):.2f} | {np.max(marked):.2f} |")
+    for threshold, f1, shares in zip(thresholds, curve, marked.T):
+        print(f"| {threshold:.2f} | {f1:.3f} | {shares.mean():.2f} | {shares.max():.2f} |")
     return 0
 
 
