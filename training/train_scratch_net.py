@@ -336,12 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     names = training_prints(args.corpus)
     prints = list(load_prints(args.corpus, names, max_side=None).values())
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
-    bank_recipe = {
-        "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": names,
-        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "structures_p": STRUCTURES_P,
+    drawing = {  # what draws the bank: in the bank's recipe and in the weights'
+        "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "clean_p": mix.clean_p,
+        "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard, "structures_p": STRUCTURES_P,
     }
-    if args.hard:
-        bank_recipe.update(hard_p=args.hard, hard_from=init["init_sha256"])
+    bank_recipe = {**drawing, "prints": names, **({"hard_from": init["init_sha256"]} if args.hard else {})}
 
     def draw() -> tuple[np.ndarray, np.ndarray]:
         spots = None
@@ -388,10 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     model.eval()
     recipe = {
-        "seed": args.seed, "steps": args.steps, "batch": args.batch, "bank": args.bank, "lr": args.lr,
-        "train_crop": args.crop, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "prints": len(names),
-        "clean_p": mix.clean_p, "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard,
-        "structures_p": STRUCTURES_P, "threads": args.threads, "wall_seconds": round(wall), **init,
+        **drawing, "steps": args.steps, "batch": args.batch, "lr": args.lr, "train_crop": args.crop,
+        "prints": len(names), "threads": args.threads, "wall_seconds": round(wall), **init,
     }
     save_scratch_net(model, args.output, metadata={"recipe": json.dumps(recipe), "licence": "same as the repository"})
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB); wall time {wall / 60:.1f} min "
