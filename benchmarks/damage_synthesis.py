@@ -22,8 +22,9 @@ Every kind comes in both polarities where it occurs on real prints. The photo is
 (``degrade.degrade`` without scratches: fading, sepia, paper texture, blur, grain), then damaged,
 then (sometimes) JPEG-compressed, so a detector learns to tell damage from grain, blur and
 compression, and from the thin real structures the prints themselves carry (hair, wires, text,
-railings). Ground truth follows :mod:`degrade`: the pixels whose value the paint changed by at
-least ``degrade.VISIBLE_CHANGE`` in some channel (:func:`degrade.changed_mask`).
+railings: :func:`paint_structures`; lace, nets and knitwear: :func:`paint_mesh`). Ground truth
+follows :mod:`degrade`: the pixels whose value the paint changed by at least
+``degrade.VISIBLE_CHANGE`` in some channel (:func:`degrade.changed_mask`).
 
 Images are float32 RGB (H, W, 3) in [0, 1]; masks are (H, W) bool, True = damaged. Every
 function is deterministic given its ``rng`` (a ``numpy.random.Generator``).
@@ -58,7 +59,7 @@ from degrade import (  # noqa: E402
     jpeg,
 )
 
-__all__ = ["DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "paint_structures", "synthesize"]
+__all__ = ["DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "paint_mesh", "paint_structures", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,59 @@ def paint_structures(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarr
         level = rng.uniform(0.0, 0.25) if rng.random() < 0.7 else rng.uniform(0.7, 1.0)
         alpha *= rng.uniform(0.5, 1.0)
         out += (level - out) * alpha[..., None]
+    return np.clip(out, 0.0, 1.0)
+
+
+def _threads(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Lace, a net or knitwear: (H, W) float32 coverage in [0, 1] of a lattice of threads 0.6-2 px
+    wide, cells 3-16 px; two families of parallel threads at 30-90 degrees (a net, knotted at the
+    crossings half the time) or rows of chevrons (knitting), gently warped as cloth drapes."""
+    h, w = shape
+    cell = math.exp(rng.uniform(math.log(3.0), math.log(16.0)))
+    width = rng.uniform(0.6, max(0.7, min(2.0, cell / 2.5)))
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    drape, amp = rng.uniform(20, 80), rng.uniform(0.0, 0.6) * cell
+    x = gx + (_smooth_noise((h, w), rng=rng, cell=drape) - 0.5) * 2 * amp
+    y = gy + (_smooth_noise((h, w), rng=rng, cell=drape) - 0.5) * 2 * amp
+    theta = rng.uniform(0, math.pi)
+    phi = theta + rng.uniform(math.pi / 6, math.pi / 2) * rng.choice([-1.0, 1.0])
+    u = (x * math.cos(theta) + y * math.sin(theta)) / cell
+    v = (x * math.cos(phi) + y * math.sin(phi)) / cell
+    if rng.random() < 0.3:  # knitting: one family of threads bent into chevrons row by row
+        u = u + rng.uniform(0.3, 0.8) * 2 * np.abs(v - np.floor(v) - 0.5)
+        families = [u]
+    else:
+        families = [u, v]
+    offsets = [cell * np.abs(f - np.round(f)) for f in families]  # px from the nearest thread
+    coverage = np.max([np.clip(width / 2 + 0.5 - d, 0.0, 1.0) for d in offsets], axis=0)
+    if len(families) == 2 and rng.random() < 0.5:
+        knot = rng.uniform(0.8, 1.6) * width
+        coverage = np.maximum(coverage, np.clip(knot + 0.5 - np.hypot(*offsets), 0.0, 1.0))
+    return coverage.astype(np.float32)
+
+
+def paint_mesh(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Paint a patch of lace, net or knitwear (:func:`_threads`) over a smooth random region
+    (roughly 15-60 % of the photo) of a clean photo, before it is aged: a regular mesh of thin
+    threads that is part of the scene, never damage (the learned detector read lace as crazing).
+
+    Args:
+        image: (H, W, 3) float32 in [0, 1], the clean photo.
+        rng: random generator.
+
+    Returns:
+        (H, W, 3) float32 in [0, 1]: inside the region the cloth's ground is pulled towards a
+        dark or light tone and its threads drawn in the other (light threads on dark cloth 70 %).
+    """
+    out = _check_image(image).copy()
+    h, w = out.shape[:2]
+    region = _smooth_noise((h, w), rng=rng, cell=max(h, w) / rng.uniform(1.0, 2.5))
+    region = np.clip((region - rng.uniform(0.4, 0.85)) / 0.1, 0.0, 1.0)[..., None]
+    light_threads = rng.random() < 0.7
+    ground = rng.uniform(0.05, 0.35) if light_threads else rng.uniform(0.6, 0.95)
+    thread = rng.uniform(0.55, 0.95) if light_threads else rng.uniform(0.05, 0.4)
+    out += (ground - out) * region * rng.uniform(0.3, 0.9)
+    out += (thread - out) * region * _threads((h, w), rng)[..., None] * rng.uniform(0.5, 1.0)
     return np.clip(out, 0.0, 1.0)
 
 

@@ -23,6 +23,22 @@ def test_structures_are_thin_lines_drawn_the_same_for_the_same_seed(monkeypatch)
         assert first.min() >= 0.0 and first.max() <= 1.0
 
 
+def test_mesh_is_a_patch_of_thin_threads_drawn_the_same_for_the_same_seed(monkeypatch):
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
+    shares = []
+    for seed in range(12):
+        first = synthesis.paint_mesh(_flat_photo(), rng=np.random.default_rng(seed))
+        np.testing.assert_array_equal(first, synthesis.paint_mesh(_flat_photo(), rng=np.random.default_rng(seed)))
+        assert first.min() >= 0.0 and first.max() <= 1.0
+        changed = np.abs(first - 0.6).max(axis=2) > 0.02
+        shares.append(changed.mean())
+        threads = synthesis._threads((160, 192), np.random.default_rng(seed))
+        assert 0.05 < threads.mean() < 0.8, (seed, threads.mean())  # threads and gaps, not a fill
+        assert threads.min() >= 0.0 and threads.max() <= 1.0
+    assert 0.0 < min(shares) and max(shares) < 0.9  # a patch of cloth, never the whole photo
+    assert np.mean(shares) > 0.1
+
+
 def test_structures_are_never_damage_and_scored_cases_do_not_change(monkeypatch):
     synthesis = benchmark_script("damage_synthesis", monkeypatch)
     undamaged = replace(synthesis.DEFAULT_MIX, clean_p=1.0, jpeg_p=0.0)

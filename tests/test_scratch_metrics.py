@@ -1,5 +1,5 @@
 """The scratch detection benchmark's F1 variants and the training script's bank: texture crops,
-hard negatives, cache."""
+hard negatives, lace and net (mesh) crops, cache."""
 
 import math
 
@@ -118,6 +118,20 @@ def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch)
     plain = training.draw_bank(prints, 4, seed=3)
     off = training.draw_bank(prints, 4, seed=3, spots=spots, hard_p=0.0)
     np.testing.assert_array_equal(plain[0], off[0])  # off: the same bank as before, draw for draw
+
+
+def test_mesh_crops_carry_cloth_that_is_never_damage(monkeypatch):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    monkeypatch.setattr(  # no damage: the crop shows what was painted before damage
+        training, "synthesize", lambda crop, rng, mix, structures_p: (crop, np.zeros(crop.shape[:2], bool))
+    )
+    prints = [np.full((2 * training.BANK_CROP, 2 * training.BANK_CROP, 3), 0.6, np.float32)]
+    plain = training.draw_bank(prints, 6, seed=2)
+    np.testing.assert_array_equal(plain[0], training.draw_bank(prints, 6, seed=2, mesh_p=0.0)[0])  # off: as before
+    meshed, truth = training.draw_bank(prints, 6, seed=2, mesh_p=1.0)
+    assert not truth.any()
+    changed = np.abs(meshed.astype(int) - plain[0].astype(int)).max(axis=3) > 4
+    assert all(changed[k].any() for k in range(6))  # every crop carries some cloth
 
 
 def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch):

@@ -11,8 +11,10 @@ Data (nothing is downloaded):
   then JPEG), drawn on crops of the prints, ``TRAIN_MIX``; ``--scuffs P`` adds a scuffed patch
   (many short faint strokes) to a share P of the crops, and ``--texture P`` places a share P of
   the crops on the most textured of several positions (stone, foliage, hair, lace: undamaged
-  texture that looks like wear), and ``--hard P`` centres a share P of the crops on the false
-  alarms of the ``--init`` weights on the undamaged prints (experiments: README);
+  texture that looks like wear), ``--hard P`` centres a share P of the crops on the false
+  alarms of the ``--init`` weights on the undamaged prints, and ``--mesh P`` paints a patch of
+  lace, net or knitwear into a share P of the crops (``damage_synthesis.paint_mesh``, never
+  damage) (experiments: README);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -61,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from damage_synthesis import DEFAULT_MIX, DamageMix, synthesize  # noqa: E402
+from damage_synthesis import DEFAULT_MIX, DamageMix, paint_mesh, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prf, prints_except  # noqa: E402
 
@@ -126,7 +128,7 @@ def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float,
 
 def draw_bank(
     prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0,
-    spots: list[list[tuple[float, float]]] | None = None, hard_p: float = 0.0,
+    spots: list[list[tuple[float, float]]] | None = None, hard_p: float = 0.0, mesh_p: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool.
     A share ``texture_p`` of the crops is placed on the most textured of several positions
@@ -154,6 +156,8 @@ def draw_bank(
         elif texture_p and rng.random() < texture_p:  # no draw at all when off: old banks stay the same
             y, x = most_textured_position(scaled, rng)
         crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
+        if mesh_p and rng.random() < mesh_p:  # no draw at all when off: old banks stay the same
+            crop = paint_mesh(crop, rng=rng)
         damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
         masks[k] = truth
@@ -297,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         help="share of bank crops centred on a false alarm of the --init weights on an undamaged "
              "training print (three quarters of them: --calibrate measures the rest), in [0, 1] (default 0)",
     )
+    parser.add_argument(
+        "--mesh", type=float, default=0.0, metavar="P",
+        help="share of bank crops with a patch of lace, net or knitwear painted in (never damage), in [0, 1] (default 0)",
+    )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
     parser.add_argument(
         "--bank-cache", type=Path, default=None,
@@ -319,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
         parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
-    for name in ("scuffs", "texture", "hard"):
+    for name in ("scuffs", "texture", "hard", "mesh"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
     if args.hard and args.init is None:
@@ -338,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
     drawing = {  # what draws the bank: in the bank's recipe and in the weights'
         "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "clean_p": mix.clean_p,
-        "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard, "structures_p": STRUCTURES_P,
+        "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard, "mesh_p": args.mesh,
+        "structures_p": STRUCTURES_P,
     }
     bank_recipe = {**drawing, "prints": names, **({"hard_from": init["init_sha256"]} if args.hard else {})}
 
@@ -349,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             spots = [false_alarm_spots(searcher, image) if i % 4 else [] for i, image in enumerate(prints)]
             print(f"{sum(map(len, spots))} false alarms of the --init weights on {sum(map(bool, spots))} "
                   "undamaged prints", flush=True)
-        return draw_bank(prints, args.bank, args.seed, mix, args.texture, spots, args.hard)
+        return draw_bank(prints, args.bank, args.seed, mix, args.texture, spots, args.hard, args.mesh)
 
     try:
         bank = cached_bank(args.bank_cache, bank_recipe, draw)
