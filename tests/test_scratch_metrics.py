@@ -143,7 +143,7 @@ def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch)
     probability[150, 300:305] = 0.9  # 5 px: too small
     probability[100:160, 180:240] = 0.9  # a wide blob: left out as in use
     probability[20:22, 300:340] = 0.4  # below the threshold
-    monkeypatch.setattr(scratch_net, "damage_probability", lambda image, model: probability)
+    monkeypatch.setattr(scratch_net, "damage_probability", lambda image, model, mirror: probability)
     spots = training.false_alarm_spots(model=None, image=np.zeros((200, 400, 3), np.float32))
     assert len(spots) == 1
     np.testing.assert_allclose(spots[0], (50.5 / 200, 119.5 / 400), atol=1e-6)

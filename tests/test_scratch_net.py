@@ -58,9 +58,10 @@ def test_probability_has_the_input_size_and_range():
 
 def test_tiled_inference_matches_untiled_away_from_seams():
     image = _example("1899NycBlizzard.jpg", 400)
-    untiled = scratch_net.damage_probability(image, tile=512)  # one pass: the photo fits
+    # one view: the mirrored view's seams fall elsewhere
+    untiled = scratch_net.damage_probability(image, tile=512, mirror=False)  # one pass: the photo fits
     tile, margin = 192, 48
-    tiled = scratch_net.damage_probability(image, tile=tile, margin=margin)
+    tiled = scratch_net.damage_probability(image, tile=tile, margin=margin, mirror=False)
     assert tiled.shape == untiled.shape == image.shape[:2]
     step = tile - 2 * margin
     away = np.ones(image.shape[:2], bool)
@@ -70,6 +71,20 @@ def test_tiled_inference_matches_untiled_away_from_seams():
     difference = np.abs(tiled - untiled)[away]
     assert difference.mean() < 0.002
     assert np.quantile(difference, 0.999) < 0.05
+
+
+def test_mirrored_photo_gets_the_mirrored_map():
+    # the map averages the photo and its mirror image, so a mirrored photo gets the mirrored map,
+    # tiled or not; one pass alone has no such symmetry
+    for side, tile in ((300, 768), (700, 192)):
+        image = _example("1899NycBlizzard.jpg", side)
+        mirrored = np.ascontiguousarray(image[:, ::-1])
+        probability = scratch_net.damage_probability(image, tile=tile)
+        np.testing.assert_allclose(scratch_net.damage_probability(mirrored, tile=tile)[:, ::-1], probability, atol=1e-6)
+        one_pass = scratch_net.damage_probability(image, tile=tile, mirror=False)
+        one_pass_mirrored = scratch_net.damage_probability(mirrored, tile=tile, mirror=False)[:, ::-1]
+        assert np.abs(one_pass - one_pass_mirrored).max() > 0.01
+        np.testing.assert_allclose(probability, (one_pass + one_pass_mirrored) / 2, atol=1e-6)
 
 
 def test_bad_tiles_are_refused():

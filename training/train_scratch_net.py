@@ -115,10 +115,11 @@ def most_textured_position(image: np.ndarray, rng: np.random.Generator) -> tuple
 def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float, float]]:
     """Where ``model`` marks damage on an undamaged print ((H, W, 3) float in [0, 1], seen at most
     ``CALIBRATION_SIDE`` px): the centres (y / H, x / W) of the regions of at least
-    ``FALSE_ALARM_MIN_AREA`` px it marks at ``FALSE_ALARM_THRESHOLD``, wide regions left out as in use."""
+    ``FALSE_ALARM_MIN_AREA`` px it marks at ``FALSE_ALARM_THRESHOLD``, wide regions left out as in
+    use (one pass of the network, without the mirror pass, so the fifth cycle's bank is drawn again)."""
     from restoration.scratch_net import damage_probability, thin_masks_at
 
-    probability = damage_probability(_downsize(image, CALIBRATION_SIDE), model=model)
+    probability = damage_probability(_downsize(image, CALIBRATION_SIDE), model=model, mirror=False)
     marked = thin_masks_at(probability, (FALSE_ALARM_THRESHOLD,))[0]
     _, _, stats, centres = cv2.connectedComponentsWithStats(marked.astype(np.uint8), connectivity=8)
     h, w = marked.shape

@@ -90,7 +90,7 @@ class ScratchOptions:
             ``scratch_net.threshold_for(sensitivity)``; the classical detector answers when its
             weights are missing; :func:`restoration.scratch_net.learned_masks`). It finds more
             real scratches; it is opt-in because on the bundled photos it still trails the
-            classical detector, costs three times as much and marks more of weathered
+            classical detector, costs about four times as much and marks more of weathered
             textures (see the README).
     """
 
@@ -106,7 +106,7 @@ class ScratchOptions:
     )
     detector: str = field(
         default="classical",
-        metadata={"help": "scratch detector: the classical one, or the learned network (more real scratches, three times the time)", "choices": DETECTORS},
+        metadata={"help": "scratch detector: the classical one, or the learned network (more real scratches, about four times the time)", "choices": DETECTORS},
     )
 
     def __post_init__(self) -> None:
