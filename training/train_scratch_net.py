@@ -13,8 +13,8 @@ Data (nothing is downloaded):
   the crops on the most textured of several positions (stone, foliage, hair, lace: undamaged
   texture that looks like wear), ``--hard P`` centres a share P of the crops on the false
   alarms of the ``--init`` weights on the undamaged prints, and ``--mesh P`` paints a patch of
-  lace, net or knitwear into a share P of the crops (``damage_synthesis.paint_mesh``, never
-  damage) (experiments: README);
+  lace, net or knitwear, never damage, into a share P of the crops
+  (``damage_synthesis.paint_mesh``; experiments: README);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
