@@ -127,6 +127,12 @@ def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float,
             if area >= FALSE_ALARM_MIN_AREA]
 
 
+def _drawn(rng: np.random.Generator, p: float) -> bool:
+    """True with probability ``p``; at ``p`` = 0 no random number is drawn, so a bank drawn
+    without an option stays the same, draw for draw, when the option is added to the script."""
+    return bool(p) and rng.random() < p
+
+
 def draw_bank(
     prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0,
     spots: list[list[tuple[float, float]]] | None = None, hard_p: float = 0.0, mesh_p: float = 0.0,
@@ -141,7 +147,7 @@ def draw_bank(
     searched = [i for i, found in enumerate(spots or []) if found]
     for k in range(count):
         rng = np.random.default_rng([seed, k])
-        hard = bool(hard_p and searched and rng.random() < hard_p)  # no draw at all when off: old banks stay the same
+        hard = bool(searched) and _drawn(rng, hard_p)
         index = searched[int(rng.integers(len(searched)))] if hard else int(rng.integers(len(prints)))
         source = prints[index]
         h, w = source.shape[:2]
@@ -154,10 +160,10 @@ def draw_bank(
             fy, fx = spots[index][int(rng.integers(len(spots[index])))]
             y = int(np.clip(round(fy * scaled.shape[0]) - BANK_CROP // 2, 0, scaled.shape[0] - BANK_CROP))
             x = int(np.clip(round(fx * scaled.shape[1]) - BANK_CROP // 2, 0, scaled.shape[1] - BANK_CROP))
-        elif texture_p and rng.random() < texture_p:  # no draw at all when off: old banks stay the same
+        elif _drawn(rng, texture_p):
             y, x = most_textured_position(scaled, rng)
         crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
-        if mesh_p and rng.random() < mesh_p:  # no draw at all when off: old banks stay the same
+        if _drawn(rng, mesh_p):
             crop = paint_mesh(crop, rng=rng)
         damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
