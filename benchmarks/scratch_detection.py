@@ -14,9 +14,9 @@ Scored only on photos no detector was trained or fitted on:
   (undamaged, native resolution) and on the eight photos of ``examples/``. These prints carry
   some real specks and scratches of their own, so this is an upper bound of the false alarms;
 * cost: seconds per megapixel of each detector on this machine;
-* real damage, optional (``--labels DIR``): hand-made masks of crops of ``../shared/scratched``
-  stored outside the repository (``DIR/crops.json``: ``{name: {"photo": file, "box": [x0, y0, x1, y1]}}``
-  and ``DIR/<name>.png``, white = damage). Each detector runs on the whole photo and is
+* real damage, when ``--scratched`` holds the photos: four hand-labelled crops of
+  ``../shared/scratched``, their masks rebuilt from the recipe of ``real_damage_labels.py``
+  (the photos stay outside the repository). Each detector runs on the whole photo and is
   scored inside the box.
 
 Precision, recall and F1 are per pixel (``scratch_quality.prf``), averaged over the damaged photos
@@ -27,19 +27,18 @@ it to the brush), from the truth and the mask alike; "within 1 px" counts a mark
 when damage lies within 1 px of it, and damage as found when a mark does (the tolerance of crack
 detection benchmarks: the edge pixels of a line are ambiguous).
 The learned and classical detectors run at their default sensitivity (0.5), the learned one also at 0.75;
-"network alone" is the learned detector without the classical detector's long, straight, dark
-lines (``scratch_net.learned_masks``).
+"network alone" is the learned detector without the classical detector's evidence
+(``scratch_net.classical_evidence``).
 
 Usage (from the repository root):
 
     python benchmarks/scratch_detection.py [--photos N] [--seed S] [--max-side PX] [--corpus DIR]
-        [--labels /work/scratch_labels] [--scratched ../shared/scratched] [--weights FILE]
+        [--scratched ../shared/scratched] [--weights FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from damage_synthesis import synthesize  # noqa: E402
 from degrade import clean_photos  # noqa: E402
+from real_damage_labels import LabelledCrop, labelled_crops, scratched_photo  # noqa: E402
 from scratch_quality import (  # noqa: E402
     _HELD_OUT_SALT,
     CORPUS,
@@ -76,7 +76,7 @@ Detector = Callable[[np.ndarray], np.ndarray]
 
 
 def network_alone(image: np.ndarray, *, model: scratch_net.ScratchNet | None = None) -> np.ndarray:
-    """The learned detector without the classical detector's dark straight lines, at sensitivity 0.5."""
+    """The learned detector without the classical detector's evidence, at sensitivity 0.5."""
     return scratch_net.damage_masks(scratch_net.damage_probability(image, model=model), (0.5,))[0]
 
 
@@ -158,17 +158,14 @@ def coverage(photos: dict[str, np.ndarray], named: dict[str, Detector]) -> dict[
     return rows
 
 
-def score_labels(folder: Path, scratched: Path, named: dict[str, Detector]) -> list[tuple[str, str, tuple]]:
-    """(crop, detector, (P, R, F1)) for every hand-labelled crop in ``folder``."""
-    crops = json.loads((folder / "crops.json").read_text())
+def score_real_damage(crops: list[LabelledCrop], scratched: Path, named: dict[str, Detector]) -> list[tuple[str, str, tuple]]:
+    """(crop, detector, (P, R, F1)) for every hand-labelled crop, its photo read from ``scratched``."""
     rows = []
-    for crop, info in crops.items():
-        image = np.asarray(load_photo(scratched / info["photo"]).pixels, dtype=np.float32)
-        x0, y0, x1, y1 = info["box"]
-        truth = np.asarray(load_photo(folder / f"{crop}.png").pixels)[..., 0] > 0.5
+    for crop in crops:
+        image = scratched_photo(scratched, crop.photo)
+        x0, y0, x1, y1 = crop.box
         for name, detect in named.items():
-            mask = detect(image)
-            rows.append((crop, name, prf(mask[y0:y1, x0:x1], truth[y0:y1, x0:x1])))
+            rows.append((crop.name, name, prf(detect(image)[y0:y1, x0:x1], crop.truth[y0:y1, x0:x1])))
     return rows
 
 
@@ -186,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic damage (default 0)")
     parser.add_argument("--max-side", type=int, default=512, help="downsize damaged photos to this side (default 512)")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"folder of the corpus prints (default {CORPUS})")
-    parser.add_argument("--labels", type=Path, default=None, help="folder of hand-labelled crops (crops.json + PNG masks)")
     parser.add_argument(
-        "--scratched", type=Path, default=CORPUS.parent / "scratched", help="folder of the photos the labels belong to"
+        "--scratched", type=Path, default=CORPUS.parent / "scratched",
+        help="folder of the real scratched photos the hand labels belong to (skipped when missing)",
     )
     parser.add_argument("--weights", type=Path, default=None, help="learned detector's weights (default: the shipped ones)")
     args = parser.parse_args(argv)
@@ -229,11 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in named:
         (pm, px, cost), (em, ex, _) = prints_cov[name], examples_cov[name]
         print(f"| {name} | {pm:.2f} | {px:.2f} | {cost:.2f} | {em:.2f} | {ex:.2f} |", flush=True)
-    if args.labels is not None:
-        print(f"\nHand-labelled crops of real damage ({args.labels}; never trained on):\n")
+    try:
+        crops = labelled_crops(args.scratched)
+    except FileNotFoundError as error:
+        print(f"\nnote: no hand-labelled crops ({error}); skipped", file=sys.stderr)
+        crops = []
+    if crops:
+        print(f"\nHand-labelled crops of real damage ({args.scratched}, real_damage_labels.py; never trained on):\n")
         print("| crop | detector | precision | recall | F1 |")
         print("|---|---|---|---|---|")
-        for crop, name, (p, r, f1) in score_labels(args.labels, args.scratched, named):
+        for crop, name, (p, r, f1) in score_real_damage(crops, args.scratched, named):
             print(f"| {crop} | {name} | {p:.3f} | {r:.3f} | {f1:.3f} |", flush=True)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0

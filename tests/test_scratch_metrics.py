@@ -66,7 +66,7 @@ def test_validation_leaves_the_network_in_the_mode_it_found(monkeypatch):
     case = (rng.random((64, 64, 3)).astype(np.float32), _line()[:64, :64])
     for mode in (False, True):
         model.train(mode)
-        curve = training.validation_curve(model, [case], (0.5, 0.9))
+        curve = training.validation_curve(model, [case], (training.Levels(0.5, 0.5), training.levels_for(0.5)))
         assert model.training is mode
         assert curve.shape == (2,) and np.all((curve >= 0) & (curve <= 1))
 
@@ -147,3 +147,18 @@ def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch)
     spots = training.false_alarm_spots(model=None, image=np.zeros((200, 400, 3), np.float32))
     assert len(spots) == 1
     np.testing.assert_allclose(spots[0], (50.5 / 200, 119.5 / 400), atol=1e-6)
+
+
+def test_a_development_crop_is_scored_inside_its_box_only(monkeypatch, tmp_path):
+    """--calibrate's development crops: the detector runs on the whole photo, F1 counts the box."""
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    from PIL import Image
+
+    Image.fromarray(np.full((64, 96, 3), 128, np.uint8)).save(tmp_path / "photo.png")
+    truth = _line()
+    crop = training.LabelledCrop("line", "photo.png", (0, 16, 96, 48), truth)
+    outside = np.zeros_like(truth)
+    outside[50:, :] = True  # marks below the box do not count
+    monkeypatch.setattr(training, "detector_masks", lambda model, image, levels: [truth | outside, outside])
+    f1 = training.crop_f1(None, crop, tmp_path, (training.levels_for(0.5), training.Levels(0.9, 0.9)))
+    assert f1 == [1.0, 0.0]

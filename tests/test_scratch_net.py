@@ -152,13 +152,43 @@ def test_learned_masks_add_straight_lines_and_grow_with_sensitivity():
 
 def test_sensitivity_is_monotone():
     damaged, _ = _with_scratch(_example("1920sFarmKid.jpg", 320), value=0.8, width=1)
-    thresholds = [scratch_net.threshold_for(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
-    assert all(higher > lower for higher, lower in zip(thresholds, thresholds[1:]))
+    levels = [scratch_net.levels_for(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert all(each.seed >= each.extent for each in levels)
+    assert all(all(h > l for h, l in zip(higher, lower)) for higher, lower in zip(levels, levels[1:]))  # seed, extent, confirm
     masks = [scratch_net.detect_scratches_learned(damaged, sensitivity=s) for s in (0.2, 0.5, 0.8)]
     assert not (masks[0] & ~masks[1]).any() and not (masks[1] & ~masks[2]).any()
     assert masks[0].sum() < masks[2].sum()
     with pytest.raises(InputError, match="sensitivity"):
-        scratch_net.threshold_for(1.5)
+        scratch_net.levels_for(1.5)
+
+
+def test_a_faint_stretch_is_marked_only_where_it_joins_a_sure_one():
+    probability = np.zeros((60, 200), np.float32)
+    probability[20, 10:60] = 0.95  # a crack the network is sure of ...
+    probability[20, 60:150] = 0.4  # ... fading out along its length
+    probability[45, 40:120] = 0.4  # a faint line on its own
+    probability[45, 150] = 0.95  # a single sure speck
+    extent = scratch_net.Levels(seed=0.9, extent=0.35)
+    mask = scratch_net.thin_masks_at(probability, (extent, scratch_net.Levels(0.5, 0.5)))
+    assert mask[0][20, 10:150].all() and mask[0][45, 150]
+    assert not mask[0][45, 40:120].any() and mask[0].sum() == 141
+    assert mask[1].sum() == 51  # a plain threshold: the sure pixels only
+
+
+def test_the_classical_marks_the_network_half_agrees_with_join_but_not_bright_straight_edges():
+    image = np.full((80, 120, 3), 0.5, np.float32)
+    classical = np.zeros((80, 120), bool)
+    classical[20, 10:35] = classical[40, 10:35] = True  # two short bright marks
+    classical[70, 5:115] = True  # a long straight bright line: a lit edge
+    image[classical] = 0.8
+    probability = np.zeros((80, 120), np.float32)
+    probability[20, 10:35] = probability[70, 5:115] = 0.15  # the network half agrees with these
+    probability[30, 70:110] = 0.95  # and marks what the classical detector missed
+    evidence = scratch_net.classical_evidence(classical, probability, image, confirm=0.1)
+    assert np.array_equal(evidence, classical & (np.arange(80) == 20)[:, None])
+    image[70, 5:115] = 0.2  # the same line printed dark: a scratch on the negative
+    evidence = scratch_net.classical_evidence(classical, probability, image, confirm=np.inf)
+    assert np.array_equal(evidence, classical & (np.arange(80) == 70)[:, None])
 
 
 def test_wide_regions_are_left_out_and_thin_damage_kept():

@@ -65,10 +65,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from damage_synthesis import DEFAULT_MIX, DamageMix, paint_mesh, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
+from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, labelled_crops, scratched_photo  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prf, prints_except  # noqa: E402
 
 from restoration.luma import luma  # noqa: E402
-from restoration.scratch_net import WEIGHTS_PATH, ScratchNet, load_scratch_net, save_scratch_net  # noqa: E402
+from restoration.scratch_net import WEIGHTS_PATH, Levels, ScratchNet, levels_for, load_scratch_net, save_scratch_net  # noqa: E402
 
 # 6 prints outside HELD_OUT_PRINTS, watched during training, never trained on
 VALIDATION_PRINTS = (
@@ -84,6 +85,15 @@ CALIBRATION_SIDE = 1024  # undamaged prints of --calibrate are downsized to this
 TRAIN_MIX = replace(DEFAULT_MIX, clean_p=0.2)  # damage of the bank: a fifth of the crops undamaged
 STRUCTURES_P = 0.5  # share of bank crops with thin real structures painted in (negatives)
 TEXTURE_CANDIDATES = 8  # positions drawn for a texture crop (--texture): the most textured is kept
+# the mask's levels --calibrate measures: seed x extent (extent <= seed; seed = extent is a plain
+# threshold) x confirm (inf: the classical detector adds its dark straight lines only)
+CALIBRATION_LEVELS = tuple(
+    Levels(seed, extent, confirm)
+    for seed in (0.5, 0.6, 0.7, 0.8, 0.9)
+    for extent in (0.3, 0.35, 0.4, 0.45, 0.5)
+    for confirm in (math.inf, 0.1, 0.2, 0.3)
+    if extent <= seed
+)
 FALSE_ALARM_THRESHOLD = 0.5  # probability at which a mark on an undamaged print is a false alarm (--hard)
 FALSE_ALARM_MIN_AREA = 16  # px at CALIBRATION_SIDE: smaller false alarms are not searched for (--hard)
 
@@ -120,7 +130,7 @@ def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float,
     from restoration.scratch_net import damage_probability, thin_masks_at
 
     probability = damage_probability(_downsize(image, CALIBRATION_SIDE), model=model, mirror=False)
-    marked = thin_masks_at(probability, (FALSE_ALARM_THRESHOLD,))[0]
+    marked = thin_masks_at(probability, (Levels(FALSE_ALARM_THRESHOLD, FALSE_ALARM_THRESHOLD),))[0]
     _, _, stats, centres = cv2.connectedComponentsWithStats(marked.astype(np.uint8), connectivity=8)
     h, w = marked.shape
     return [(float(cy / h), float(cx / w)) for (cx, cy), area in zip(centres[1:], stats[1:, cv2.CC_STAT_AREA])
@@ -232,49 +242,73 @@ def validation_cases(corpus: Path, seed: int) -> list[tuple[np.ndarray, np.ndarr
     return [synthesize(image, rng=np.random.default_rng([seed, 9999, i])) for i, image in enumerate(prints.values())]
 
 
-def validation_f1(model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]], threshold: float = 0.5) -> float:
-    """Mean pixel F1 of the mask at probability ``threshold`` over the validation cases."""
-    return float(validation_curve(model, cases, (threshold,))[0])
+def validation_f1(model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean pixel F1 over the validation cases of the detector's mask at the default sensitivity."""
+    return float(validation_curve(model, cases, (levels_for(0.5),))[0])
+
+
+def detector_masks(model: ScratchNet, image: np.ndarray, levels: tuple[Levels, ...]) -> list[np.ndarray]:
+    """The learned detector's mask of ``image`` ((H, W, 3) float in [0, 1]) at each of the mask's
+    ``levels``, as ``scratch_net.learned_masks`` makes it at the default sensitivity (thin damage
+    of the network, and the classical detector's evidence at sensitivity 0.5): (H, W) bool each."""
+    from restoration.classical.scratch_detector import detect_scratches
+    from restoration.scratch_net import damage_probability, masks_at_levels
+
+    return masks_at_levels(damage_probability(image, model=model), detect_scratches(image, sensitivity=0.5), image, levels)
 
 
 def validation_curve(
-    model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]], thresholds: tuple[float, ...]
+    model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]], levels: tuple[Levels, ...]
 ) -> np.ndarray:
-    """Mean pixel F1 over the validation cases at each probability threshold, shape (len(thresholds),),
-    of the detector's mask: thin damage only (``scratch_net.thin_masks_at``)."""
-    from restoration.scratch_net import damage_probability, thin_masks_at
-
+    """Mean pixel F1 over the validation cases of :func:`detector_masks` at each of ``levels``,
+    shape (len(levels),)."""
     was_training = model.training
     model.eval()  # batch norm on its running statistics, as in use
-    scores = []
-    for damaged, truth in cases:
-        masks = thin_masks_at(damage_probability(damaged, model=model), thresholds)
-        scores.append([prf(pred, truth)[2] for pred in masks])
+    scores = [[prf(mask, truth)[2] for mask in detector_masks(model, damaged, levels)] for damaged, truth in cases]
     model.train(was_training)
     return np.mean(scores, axis=0)
 
 
-def calibrate(weights: Path, corpus: Path, seed: int) -> int:
-    """Print the validation F1 (VALIDATION_PRINTS only) and the share of pixels marked on
-    undamaged prints (the validation prints and every fourth training print, as they are, at
-    most ``CALIBRATION_SIDE`` px) at several thresholds: the default threshold
-    (``scratch_net._DEFAULT_THRESHOLD``) is read from this table, never from scored photos."""
-    from restoration.scratch_net import damage_probability, load_scratch_net, thin_masks_at
+def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path) -> int:
+    """Print, at each of ``CALIBRATION_LEVELS``, the validation F1 (VALIDATION_PRINTS only), the
+    share of pixels marked on undamaged prints (the validation prints and every fourth training
+    print, as they are, at most ``CALIBRATION_SIDE`` px) and the mean F1 on the development crops
+    of real damage (``real_damage_labels.DEVELOPMENT_RECIPES``, when ``scratched`` holds their
+    photos): the mask's levels at the default sensitivity (``scratch_net.levels_for(0.5)``) are
+    read from this table, never from scored photos."""
+    from restoration.scratch_net import load_scratch_net
 
-    model = load_scratch_net(weights)
+    model = load_scratch_net(weights).eval()
     cases = validation_cases(corpus, seed)
-    thresholds = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-    curve = validation_curve(model, cases, thresholds)
+    curve = validation_curve(model, cases, CALIBRATION_LEVELS)
     undamaged = list(VALIDATION_PRINTS) + training_prints(corpus)[::4]
-    marked = np.array([  # % of each undamaged print marked, (prints, thresholds)
-        [100 * mask.mean() for mask in thin_masks_at(damage_probability(image, model=model), thresholds)]
+    marked = np.array([  # % of each undamaged print marked, (prints, levels)
+        [100 * mask.mean() for mask in detector_masks(model, image, CALIBRATION_LEVELS)]
         for image in load_prints(corpus, undamaged, CALIBRATION_SIDE).values()
     ])
-    print(f"| threshold | validation F1 | marked on {len(marked)} undamaged prints: mean % | max % |")
-    print("|---|---|---|---|")
-    for threshold, f1, shares in zip(thresholds, curve, marked.T):
-        print(f"| {threshold:.2f} | {f1:.3f} | {shares.mean():.2f} | {shares.max():.2f} |")
+    try:
+        crops = labelled_crops(scratched, DEVELOPMENT_RECIPES)
+    except FileNotFoundError as error:
+        print(f"note: no development crops ({error})", file=sys.stderr)
+        crops = []
+    real = np.array([crop_f1(model, crop, scratched, CALIBRATION_LEVELS) for crop in crops]).reshape(
+        len(crops), len(CALIBRATION_LEVELS)
+    )  # F1 on each development crop, (crops, levels)
+    print(f"| seed | extent | confirm | validation F1 | marked on {len(marked)} undamaged prints: mean % | max % "
+          f"| {len(crops)} development crops: F1 |")
+    print("|---|---|---|---|---|---|---|")
+    for i, levels in enumerate(CALIBRATION_LEVELS):
+        print(f"| {levels.seed:.2f} | {levels.extent:.2f} | {levels.confirm:.2f} | {curve[i]:.4f} | "
+              f"{marked[:, i].mean():.3f} | {marked[:, i].max():.2f} | {real[:, i].mean() if crops else float('nan'):.4f} |")
     return 0
+
+
+def crop_f1(model: ScratchNet, crop: LabelledCrop, scratched: Path, levels: tuple[Levels, ...]) -> list[float]:
+    """Pixel F1 inside ``crop.box`` of :func:`detector_masks` of the crop's whole photo (read from
+    ``scratched``) at each of ``levels``."""
+    x0, y0, x1, y1 = crop.box
+    masks = detector_masks(model, scratched_photo(scratched, crop.photo), levels)
+    return [prf(mask[y0:y1, x0:x1], crop.truth[y0:y1, x0:x1])[2] for mask in masks]
 
 
 def _provenance_of(weights: Path) -> dict:
@@ -322,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--eval-every", type=int, default=150, help="validation every N steps (default 150)")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"folder of the corpus prints (default {CORPUS})")
+    parser.add_argument(
+        "--scratched", type=Path, default=SCRATCHED,
+        help=f"folder of the real scratched photos of the development crops (--calibrate; default {SCRATCHED})",
+    )
     parser.add_argument("--output", type=Path, default=WEIGHTS_PATH, help=f"weights file (default {WEIGHTS_PATH})")
     parser.add_argument(
         "--init", type=Path, default=None, metavar="WEIGHTS",
@@ -329,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--calibrate", type=Path, default=None, metavar="WEIGHTS",
-        help="do not train: print validation F1 and false alarms of WEIGHTS at several thresholds",
+        help="do not train: print the validation F1, false alarms and development-crop F1 of WEIGHTS at "
+             "several levels of the mask",
     )
     args = parser.parse_args(argv)
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
@@ -342,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     mix = replace(TRAIN_MIX, scuffs_p=args.scuffs)
     if args.calibrate is not None:
         torch.set_num_threads(args.threads)
-        return calibrate(args.calibrate, args.corpus, args.seed)
+        return calibrate(args.calibrate, args.corpus, args.seed, args.scratched)
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)

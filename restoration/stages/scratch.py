@@ -86,11 +86,11 @@ class ScratchOptions:
         damage_prior: confirm faint candidates with the diffusion model's damage prior
             (DiffEdit-style); needs the diffusion engine.
         detector: ``"classical"`` (default: hand-made features) or ``"learned"`` (the small
-            U-Net of :mod:`restoration.scratch_net`, its probability thresholded by
-            ``scratch_net.threshold_for(sensitivity)``; the classical detector answers when its
+            U-Net of :mod:`restoration.scratch_net`, its probability map made a mask at
+            ``scratch_net.levels_for(sensitivity)``; the classical detector answers when its
             weights are missing; :func:`restoration.scratch_net.learned_masks`). It finds more
-            real scratches; it is opt-in because on the bundled photos it still trails the
-            classical detector, costs about four times as much and marks more of weathered
+            real scratches; it is opt-in because on the bundled photos it is only level with
+            the classical detector, costs about six times as much and marks more of weathered
             textures (see the README).
     """
 
@@ -106,7 +106,7 @@ class ScratchOptions:
     )
     detector: str = field(
         default="classical",
-        metadata={"help": "scratch detector: the classical one, or the learned network (more real scratches, about four times the time)", "choices": DETECTORS},
+        metadata={"help": "scratch detector: the classical one, or the learned network (more real scratches, about six times the time)", "choices": DETECTORS},
     )
 
     def __post_init__(self) -> None:
