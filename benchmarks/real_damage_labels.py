@@ -12,11 +12,12 @@ Two separate sets of crops:
 
 - :data:`RECIPES`, the four SCORED crops (h_sky, k_top, b_face, c_left on scratched_h, k, b, c):
   for scoring only, never to choose a setting;
-- :data:`DEVELOPMENT_RECIPES`, four development (selection) crops (e_sky, a_sky, o_face, n_crowd
-  on scratched_e, a, o, n): for CHOOSING detector settings, such as the learned detector's mask
-  levels, never to score. They lie on photos that hold none of the scored crops, so a setting
-  chosen on them is not fitted to the scored crops. Pass them as
-  ``labelled_crops(scratched, recipes=DEVELOPMENT_RECIPES)``.
+- :data:`DEVELOPMENT_RECIPES`, seven development (selection) crops (e_sky, a_sky, o_face, n_crowd
+  on scratched_e, a, o, n; and g_wall, f_grass, l_facade on scratched_g, f, l, whose difficulty is
+  real picture texture, stone, grass and ornament, that a detector may mark as damage): for
+  CHOOSING detector settings, such as the learned detector's mask levels, never to score. They
+  lie on photos that hold none of the scored crops, so a setting chosen on them is not fitted to
+  the scored crops. Pass them as ``labelled_crops(scratched, recipes=DEVELOPMENT_RECIPES)``.
 
 How a mask is made (:func:`damage_mask`), in photo pixels:
 
@@ -281,6 +282,46 @@ DEVELOPMENT_RECIPES: dict[str, CropRecipe] = {
             Stroke(((170, 422), (200, 383))),
             Stroke(((88, 310), (78, 326))),
             Stroke(((171, 392), (170, 436))),
+        ),
+    ),
+    "g_wall": CropRecipe(  # weathered stone and brick behind the guitarist, crossed by fine scratches
+        photo="scratched_g.png",
+        box=(178, 40, 298, 190),
+        # stone grain, brick courses, the stone's joint and the guitar's strings and headstock stand
+        # out as much as the scratches: no contrast marks, the scratches are drawn
+        rule=ContrastRule(window=11, bright=None, dark=None),
+        strokes=(
+            Stroke(((203, 87), (220, 72))),
+            Stroke(((220, 99), (248, 84))),
+            Stroke(((196, 147), (225, 122))),
+            Stroke(((237, 173), (244, 167))),
+            Stroke(((236, 75), (292, 75))),  # straight dashed scratch across stone and bricks
+        ),
+    ),
+    "f_grass": CropRecipe(  # pond edge and tall dry grass: one long straight scratch over water and grass
+        photo="scratched_f.png",
+        box=(115, 300, 275, 450),
+        # the grass blades are thin bright lines as contrasted as the scratch: no contrast marks
+        rule=ContrastRule(window=11, bright=None, dark=None),
+        strokes=(Stroke(((130, 314), (160, 326), (188, 339), (220, 352), (252, 364)), 2),),
+    ),
+    "l_facade": CropRecipe(  # ornamented sandstone facade and a latticed door: white dust specks, a scratch
+        photo="scratched_l.png",
+        box=(86, 120, 214, 236),
+        rule=ContrastRule(window=5, bright=(0.1, 0.12), dark=None, min_area=1),  # the clearer specks
+        exclude=(  # lit edges of the architecture
+            ((124, 120), (137, 120), (137, 128), (124, 128)),  # base of the dome's drum
+            ((86, 127), (214, 127), (214, 132), (86, 132)),  # lit top of the parapet against the sky
+            ((200, 120), (214, 120), (214, 133), (200, 133)),  # corner turret
+            ((86, 137), (214, 137), (214, 147), (86, 147)),  # cornice: lit ledge and its shadow
+            ((116, 174), (122, 174), (122, 190), (116, 190)),  # lit left edge of the arch
+            ((126, 189), (150, 189), (150, 195), (126, 195)),  # lit sill inside the arch
+            ((173, 185), (179, 185), (179, 236), (173, 236)),  # right edge of the arch
+            ((131, 200), (140, 196), (150, 196), (158, 201), (163, 210), (163, 236), (131, 236)),  # latticed door
+        ),
+        strokes=(
+            Stroke(((135, 128), (154, 199))),
+            Stroke(((151, 129), (158, 122))),
         ),
     ),
 }
