@@ -67,6 +67,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from restoration.components import seeded_components  # noqa: E402
 from restoration.imageio import load_photo  # noqa: E402
 from restoration.luma import luma  # noqa: E402
 
@@ -149,12 +150,14 @@ class CropRecipe:
 
 @dataclass(frozen=True)
 class LabelledCrop:
-    """One labelled crop: ``truth`` is (H, W) bool over the whole photo, True = damage, only inside ``box``."""
+    """One labelled crop: ``truth`` is (H, W) bool over the whole photo, True = damage, only inside
+    ``box``; ``image`` is the photo it was drawn on, (H, W, 3) float32 RGB in [0, 1]."""
 
     name: str
     photo: str
     box: tuple[int, int, int, int]
     truth: np.ndarray
+    image: np.ndarray
 
 
 # The recipe: our annotation (coordinates and parameters), never pixels of the photos.
@@ -351,14 +354,7 @@ def _hysteresis(values: np.ndarray, thresholds: tuple[float, float], min_area: i
     low, high = thresholds
     if low > high:
         raise ValueError(f"hysteresis thresholds must be (low, high) with low <= high, got {thresholds}")
-    labels, count = ndimage.label(values > low, structure=np.ones((3, 3)))
-    if count == 0:
-        return np.zeros(values.shape, bool)
-    index = np.arange(1, count + 1)
-    strong = ndimage.maximum(values, labels, index) > high
-    big = ndimage.sum(np.ones_like(values), labels, index) >= min_area
-    keep = np.concatenate([[False], strong & big])
-    return keep[labels]
+    return seeded_components(values > low, values > high, min_area=min_area)
 
 
 def contrast_marks(contrast: np.ndarray, rule: ContrastRule) -> np.ndarray:
@@ -440,7 +436,7 @@ def labelled_crops(scratched: Path = SCRATCHED, recipes: dict[str, CropRecipe] |
     crops = []
     for name, recipe in (RECIPES if recipes is None else recipes).items():
         image = scratched_photo(Path(scratched), recipe.photo)
-        crops.append(LabelledCrop(name, recipe.photo, recipe.box, damage_mask(image, recipe)))
+        crops.append(LabelledCrop(name, recipe.photo, recipe.box, damage_mask(image, recipe), image))
     return crops
 
 
@@ -475,7 +471,7 @@ def review_image(image: np.ndarray, truth: np.ndarray, box: tuple[int, int, int,
     return np.repeat(np.repeat(side_by_side, zoom, axis=0), zoom, axis=1)
 
 
-def write_review(folder: Path, scratched: Path, crops: list[LabelledCrop]) -> list[Path]:
+def write_review(folder: Path, crops: list[LabelledCrop]) -> list[Path]:
     """Write ``folder/<crop>.png`` (see :func:`review_image`) for every crop; returns the paths.
 
     Raises:
@@ -486,9 +482,8 @@ def write_review(folder: Path, scratched: Path, crops: list[LabelledCrop]) -> li
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for crop in crops:
-        image = scratched_photo(scratched, crop.photo)
         path = folder / f"{crop.name}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(review_image(image, crop.truth, crop.box), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(path), cv2.cvtColor(review_image(crop.image, crop.truth, crop.box), cv2.COLOR_RGB2BGR))
         written.append(path)
     return written
 
@@ -519,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{crop.name}: {crop.photo} box {crop.box} ({x1 - x0}x{y1 - y0} px), {100 * labelled_share(crop):.2f} % labelled")
     if args.review is not None:
         try:
-            written = write_review(args.review, args.scratched, crops)
+            written = write_review(args.review, crops)
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from damage_synthesis import synthesize  # noqa: E402
 from degrade import clean_photos  # noqa: E402
-from real_damage_labels import LabelledCrop, labelled_crops, scratched_photo  # noqa: E402
+from real_damage_labels import LabelledCrop, labelled_crops  # noqa: E402
 from scratch_quality import (  # noqa: E402
     _HELD_OUT_SALT,
     CORPUS,
@@ -158,14 +158,13 @@ def coverage(photos: dict[str, np.ndarray], named: dict[str, Detector]) -> dict[
     return rows
 
 
-def score_real_damage(crops: list[LabelledCrop], scratched: Path, named: dict[str, Detector]) -> list[tuple[str, str, tuple]]:
-    """(crop, detector, (P, R, F1)) for every hand-labelled crop, its photo read from ``scratched``."""
+def score_real_damage(crops: list[LabelledCrop], named: dict[str, Detector]) -> list[tuple[str, str, tuple]]:
+    """(crop, detector, (P, R, F1)) for every hand-labelled crop; each detector runs on the whole photo."""
     rows = []
     for crop in crops:
-        image = scratched_photo(scratched, crop.photo)
         x0, y0, x1, y1 = crop.box
         for name, detect in named.items():
-            rows.append((crop.name, name, prf(detect(image)[y0:y1, x0:x1], crop.truth[y0:y1, x0:x1])))
+            rows.append((crop.name, name, prf(detect(crop.image)[y0:y1, x0:x1], crop.truth[y0:y1, x0:x1])))
     return rows
 
 
@@ -235,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nHand-labelled crops of real damage ({args.scratched}, real_damage_labels.py; never trained on):\n")
         print("| crop | detector | precision | recall | F1 |")
         print("|---|---|---|---|---|")
-        for crop, name, (p, r, f1) in score_real_damage(crops, args.scratched, named):
+        for crop, name, (p, r, f1) in score_real_damage(crops, named):
             print(f"| {crop} | {name} | {p:.3f} | {r:.3f} | {f1:.3f} |", flush=True)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0

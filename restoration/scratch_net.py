@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from .classical.scratch_detector import detect_scratches as detect_classical
+from .components import seeded_components
 from .errors import InputError
 from .luma import luma
 from .shipped import LoadedOnce
@@ -280,17 +281,6 @@ def levels_for(sensitivity: float) -> Levels:
     return Levels(*(float(np.interp(float(sensitivity), (0.0, 0.5, 1.0), at)) for at in (_SEEDS, _EXTENTS, _CONFIRMS)))
 
 
-def _seeded(probability: np.ndarray, levels: Levels, allowed: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the pixels of ``allowed`` ((H, W) bool) at or above ``levels.extent`` that are
-    8-connected through such pixels to one at or above ``levels.seed``."""
-    extent = allowed & (probability >= levels.extent)
-    count, labels = cv2.connectedComponents(extent.astype(np.uint8), connectivity=8)
-    seeded = np.zeros(count, bool)
-    seeded[labels[extent & (probability >= levels.seed)]] = True
-    seeded[0] = False
-    return seeded[labels]
-
-
 def wide_regions(probability: np.ndarray) -> np.ndarray:
     """Where the network sees damage at least :data:`WIDE_DAMAGE` px across, with a 2 px rim:
     (H, W) bool, from the probability map alone (the same for every sensitivity).
@@ -309,7 +299,7 @@ def thin_masks_at(probability: np.ndarray, levels: tuple[Levels, ...]) -> list[n
     """One (H, W) bool mask per :class:`Levels` of a map of :func:`damage_probability`, outside
     :func:`wide_regions` (measured once)."""
     thin = ~wide_regions(probability)
-    return [_seeded(probability, each, thin) for each in levels]
+    return [seeded_components(thin & (probability >= each.extent), probability >= each.seed) for each in levels]
 
 
 def damage_masks(probability: np.ndarray, sensitivities: tuple[float, ...]) -> list[np.ndarray]:
@@ -401,16 +391,23 @@ def classical_evidence(classical: np.ndarray, probability: np.ndarray, image: np
     Returns:
         (H, W) bool, a subset of ``classical``.
     """
+    off_lines, dark_lines = _evidence_parts(classical, image)
+    return (off_lines & (probability >= confirm)) | dark_lines
+
+
+def _evidence_parts(classical: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the marks of ``classical`` off its long straight lines, its dark straight lines): the two
+    parts of :func:`classical_evidence` that do not depend on the network, (H, W) bool each."""
     classical = np.asarray(classical, dtype=bool)
     lines = long_straight_lines(classical)
-    return (classical & ~lines & (probability >= confirm)) | _darker_than_around(lines, image)
+    return classical & ~lines, _darker_than_around(lines, image)
 
 
 def masks_at_levels(
     probability: np.ndarray, classical: np.ndarray, image: np.ndarray, levels: tuple[Levels, ...]
 ) -> list[np.ndarray]:
     """The learned detector's mask at each of ``levels``: :func:`thin_masks_at` of the network's
-    map, plus the :func:`classical_evidence` of one classical mask.
+    map, plus the :func:`classical_evidence` of one classical mask (its straight lines found once).
 
     Args:
         probability: (H, W) float in [0, 1], :func:`damage_probability` of ``image``.
@@ -421,8 +418,9 @@ def masks_at_levels(
     Returns:
         (H, W) bool masks, True = damaged, in the order of ``levels``.
     """
+    off_lines, dark_lines = _evidence_parts(classical, image)
     return [
-        mask | classical_evidence(classical, probability, image, each.confirm)
+        mask | (off_lines & (probability >= each.confirm)) | dark_lines
         for mask, each in zip(thin_masks_at(probability, levels), levels)
     ]
 

@@ -161,7 +161,7 @@ def test_review_image_is_the_crop_and_its_red_overlay_at_4x(labels, tmp_path):
 
 def test_review_images_are_refused_inside_the_repository(labels, tmp_path):
     with pytest.raises(ValueError, match="inside the repository"):
-        labels.write_review(labels.REPOSITORY / "review", tmp_path, [])
+        labels.write_review(labels.REPOSITORY / "review", [])
 
 
 def test_recipes_are_well_formed(labels):

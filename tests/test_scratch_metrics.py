@@ -149,16 +149,13 @@ def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch)
     np.testing.assert_allclose(spots[0], (50.5 / 200, 119.5 / 400), atol=1e-6)
 
 
-def test_a_development_crop_is_scored_inside_its_box_only(monkeypatch, tmp_path):
+def test_a_development_crop_is_scored_inside_its_box_only(monkeypatch):
     """--calibrate's development crops: the detector runs on the whole photo, F1 counts the box."""
     training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
-    from PIL import Image
-
-    Image.fromarray(np.full((64, 96, 3), 128, np.uint8)).save(tmp_path / "photo.png")
     truth = _line()
-    crop = training.LabelledCrop("line", "photo.png", (0, 16, 96, 48), truth)
+    crop = training.LabelledCrop("line", "photo.png", (0, 16, 96, 48), truth, np.full((64, 96, 3), 0.5, np.float32))
     outside = np.zeros_like(truth)
     outside[50:, :] = True  # marks below the box do not count
     monkeypatch.setattr(training, "detector_masks", lambda model, image, levels: [truth | outside, outside])
-    f1 = training.crop_f1(None, crop, tmp_path, (training.levels_for(0.5), training.Levels(0.9, 0.9)))
+    f1 = training.crop_f1(None, crop, (training.levels_for(0.5), training.Levels(0.9, 0.9)))
     assert f1 == [1.0, 0.0]

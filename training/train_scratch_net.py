@@ -65,7 +65,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from damage_synthesis import DEFAULT_MIX, DamageMix, paint_mesh, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
-from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, labelled_crops, scratched_photo  # noqa: E402
+from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, labelled_crops  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prf, prints_except  # noqa: E402
 
 from restoration.luma import luma  # noqa: E402
@@ -291,7 +291,7 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path) -> int:
     except FileNotFoundError as error:
         print(f"note: no development crops ({error})", file=sys.stderr)
         crops = []
-    real = np.array([crop_f1(model, crop, scratched, CALIBRATION_LEVELS) for crop in crops]).reshape(
+    real = np.array([crop_f1(model, crop, CALIBRATION_LEVELS) for crop in crops]).reshape(
         len(crops), len(CALIBRATION_LEVELS)
     )  # F1 on each development crop, (crops, levels)
     print(f"| seed | extent | confirm | validation F1 | marked on {len(marked)} undamaged prints: mean % | max % "
@@ -303,11 +303,11 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path) -> int:
     return 0
 
 
-def crop_f1(model: ScratchNet, crop: LabelledCrop, scratched: Path, levels: tuple[Levels, ...]) -> list[float]:
-    """Pixel F1 inside ``crop.box`` of :func:`detector_masks` of the crop's whole photo (read from
-    ``scratched``) at each of ``levels``."""
+def crop_f1(model: ScratchNet, crop: LabelledCrop, levels: tuple[Levels, ...]) -> list[float]:
+    """Pixel F1 inside ``crop.box`` of :func:`detector_masks` of the crop's whole photo at each of
+    ``levels``."""
     x0, y0, x1, y1 = crop.box
-    masks = detector_masks(model, scratched_photo(scratched, crop.photo), levels)
+    masks = detector_masks(model, crop.image, levels)
     return [prf(mask[y0:y1, x0:x1], crop.truth[y0:y1, x0:x1])[2] for mask in masks]
 
 
