@@ -92,6 +92,16 @@ def test_a_cached_bank_is_reused_only_for_the_options_that_drew_it(monkeypatch, 
     assert len(draws) == 1
 
 
+def test_mix_names_kinds_of_damage_and_refuses_what_it_cannot_draw(monkeypatch):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    assert training.mix_overrides("cracks=4, crease_p=0.4,spots=6") == {"cracks": 4.0, "crease_p": 0.4, "spots": 6.0}
+    assert training.mix_overrides("") == {}
+    for bad, why in (("crack=4", "unknown kind"), ("cracks", "NAME=NUMBER"), ("cracks=-1", ">= 0"),
+                     ("tear_p=1.5", r"in \[0, 1\]"), ("scuffs_p=0.3", "unknown kind")):
+        with pytest.raises(ValueError, match=why):
+            training.mix_overrides(bad)
+
+
 def _position_print(side: int, blue: float) -> np.ndarray:
     """A print whose red is y / H and green x / W at each pixel, blue constant: (side, side, 3)."""
     yy, xx = np.mgrid[:side, :side].astype(np.float32) / (side - 1)

@@ -14,7 +14,8 @@ Data (nothing is downloaded):
   texture that looks like wear), ``--hard P`` centres a share P of the crops on the false
   alarms of the ``--init`` weights on the undamaged prints, and ``--mesh P`` paints a patch of
   lace, net or knitwear, never damage, into a share P of the crops
-  (``damage_synthesis.paint_mesh``; experiments: README);
+  (``damage_synthesis.paint_mesh``; experiments: README); ``--mix cracks=4,spots=6`` changes
+  counts or probabilities of ``TRAIN_MIX`` (the fields of ``damage_synthesis.DamageMix``);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -96,6 +97,26 @@ CALIBRATION_LEVELS = tuple(
 )
 FALSE_ALARM_THRESHOLD = 0.5  # probability at which a mark on an undamaged print is a false alarm (--hard)
 FALSE_ALARM_MIN_AREA = 16  # px at CALIBRATION_SIDE: smaller false alarms are not searched for (--hard)
+
+
+def mix_overrides(text: str) -> dict[str, float]:
+    """Parse ``--mix`` (``"cracks=4,crease_p=0.4"``) into fields of ``DamageMix`` and their values.
+    Counts must be >= 0 and ``*_p`` fields in [0, 1]; ``scuffs_p`` has its own option
+    (``--scuffs``). Raises ValueError naming the bad item."""
+    fields = {name for name in DamageMix.__dataclass_fields__ if name != "scuffs_p"}
+    overrides: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in fields:
+            raise ValueError(f"--mix: unknown kind {name!r}; known: {', '.join(sorted(fields))}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"--mix: {item!r} is not NAME=NUMBER") from None
+        if number < 0 or (name.endswith("_p") and number > 1):
+            raise ValueError(f"--mix: {name} must be {'in [0, 1]' if name.endswith('_p') else '>= 0'}, got {number}")
+        overrides[name] = number
+    return overrides
 
 
 def training_prints(corpus: Path) -> list[str]:
@@ -346,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
         "--mesh", type=float, default=0.0, metavar="P",
         help="share of bank crops with a patch of lace, net or knitwear painted in (never damage), in [0, 1] (default 0)",
     )
+    parser.add_argument(
+        "--mix", type=str, default="", metavar="KIND=N,...",
+        help="change the damage of the bank: counts per 512 px or probabilities of damage_synthesis.DamageMix, "
+             "e.g. cracks=4,crease_p=0.4,spots=6 (default: TRAIN_MIX as it is)",
+    )
     parser.add_argument("--bank", type=int, default=3000, help="damaged crops drawn once (default 3000)")
     parser.add_argument(
         "--bank-cache", type=Path, default=None,
@@ -378,7 +404,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
     if args.hard and args.init is None:
         parser.error("--hard searches the false alarms of the --init weights: give --init")
-    mix = replace(TRAIN_MIX, scuffs_p=args.scuffs)
+    try:
+        overrides = mix_overrides(args.mix)
+    except ValueError as error:
+        parser.error(str(error))
+    mix = replace(TRAIN_MIX, scuffs_p=args.scuffs, **overrides)
     if args.calibrate is not None:
         torch.set_num_threads(args.threads)
         return calibrate(args.calibrate, args.corpus, args.seed, args.scratched)
@@ -393,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     drawing = {  # what draws the bank: in the bank's recipe and in the weights'
         "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "clean_p": mix.clean_p,
         "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard, "mesh_p": args.mesh,
-        "structures_p": STRUCTURES_P,
+        "structures_p": STRUCTURES_P, **({"mix": overrides} if overrides else {}),
     }
     bank_recipe = {**drawing, "prints": names, **({"hard_from": init["init_sha256"]} if args.hard else {})}
 
