@@ -31,6 +31,7 @@ plain files, so they work the same from a script as from the page::
     mask_png = client.predict(
         handle_file("scan.jpg"),   # photo: JPEG, PNG, WebP, TIFF, BMP or GIF file
         0.5,                       # sensitivity in [0, 1]; higher finds fainter scratches
+        "learned",                 # detector: "learned" (the network) | "classical" (faster)
         api_name="/detect_scratches",
     )
 
@@ -47,11 +48,12 @@ plain files, so they work the same from a script as from the page::
         False,                     # fast: LCM fast mode (diffusion engine)
         "replace",                 # mask_mode: "replace" = the mask given is the whole mask,
                                    #   "add" = it is added to the detected one (used with a mask)
+        "learned",                 # detector: "learned" | "classical" (used when the app detects)
         api_name="/restore_scratches",
     )
 
 Arguments can also be given by name (``photo=``, ``mask=``, ``sensitivity=``, ``engine=``,
-``seed=``, ``steps=``, ``fast=``, ``mask_mode=``); all but ``photo`` have the defaults shown,
+``seed=``, ``steps=``, ``fast=``, ``mask_mode=``, ``detector=``); all but ``photo`` have the defaults shown,
 e.g. ``client.predict(photo=handle_file("scan.jpg"), api_name="/restore_scratches")``.
 The restored PNG has the photo's pixel size and keeps its alpha channel, ICC profile and EXIF.
 ``summary`` is a dict::
@@ -117,7 +119,7 @@ from restoration.stages import face as face_stage
 from restoration.stages.colorize import ColorizeOptions
 from restoration.stages.denoise import DenoiseOptions
 from restoration.stages.face import FaceOptions
-from restoration.stages.scratch import ScratchOptions
+from restoration.stages.scratch import DEFAULT_DETECTOR, ScratchOptions
 
 __all__ = ["EXAMPLES_DIR", "TAB_BUILDERS", "build_demo", "launch_options"]
 
@@ -139,6 +141,7 @@ MAX_QUEUE = 32
 ENGINES = ["auto", "classical", "diffusion"]
 Engine = Literal["auto", "classical", "diffusion"]
 MaskMode = Literal["replace", "add"]
+Detector = Literal["learned", "classical"]  # scratch.DETECTORS
 
 INTRO = """\
 # Old-photo restoration
@@ -619,7 +622,7 @@ def build_painting_editor(*, label: str, brush: gr.Brush, layer: str, placeholde
 
 
 @_user_errors("looking for scratches on this photo")
-def show_detected_mask(photo_path: str | None, sensitivity: float, progress=gr.Progress()):
+def show_detected_mask(photo_path: str | None, sensitivity: float, detector: str, progress=gr.Progress()):
     """Detect scratches on the uploaded photo and show them on it in the editor.
 
     Returns (editor value, detection state, text about the mask).
@@ -631,11 +634,11 @@ def show_detected_mask(photo_path: str | None, sensitivity: float, progress=gr.P
     photo = _load(upload)
     _warn(photo.metadata.notices)
     progress(0.4, desc="Looking for scratches")
-    mask = np.clip(detect_scratches(photo.pixels, sensitivity=float(sensitivity)), 0.0, 1.0)
+    mask = np.clip(detect_scratches(photo.pixels, sensitivity=float(sensitivity), detector=detector), 0.0, 1.0)
     editor, detection = mask_editor.editor_value(imageio.to_pil(photo), mask)
     text = (
         f"Scratches found on **{coverage_percent(mask):.2f} %** of the photo "
-        f"({photo.width}×{photo.height} px, sensitivity {float(sensitivity):.2f})."
+        f"({photo.width}×{photo.height} px, sensitivity {float(sensitivity):.2f}, {detector} detector)."
     )
     return editor, detection, text
 
@@ -646,6 +649,7 @@ def restore_from_editor(
     editor_value: dict | None,
     detection: dict | None,
     sensitivity: float,
+    detector: str,
     engine: str,
     seed: float,
     steps: float,
@@ -656,7 +660,7 @@ def restore_from_editor(
     upload = Upload.of(photo_path)
     photo = _load(upload)
     mask, mask_mode = mask_editor.mask_from_editor(editor_value, detection, photo.size)
-    scratch = ScratchOptions(sensitivity=float(sensitivity), mask=mask, mask_mode=mask_mode)
+    scratch = ScratchOptions(sensitivity=float(sensitivity), mask=mask, mask_mode=mask_mode, detector=detector)
     options = _common_options(engine, seed, steps, fast, {"scratch": scratch})
     outcome = run_request(photo, "scratch", options, source_name=upload.name, progress=progress)
     coverage = outcome.summary()["mask_coverage_percent"]
@@ -664,16 +668,17 @@ def restore_from_editor(
 
 
 @_user_errors("looking for scratches on this photo")
-def detect_scratches_api(photo: FileData, sensitivity: float = 0.5) -> FileData:
+def detect_scratches_api(photo: FileData, sensitivity: float = 0.5, detector: Detector = "learned") -> FileData:
     """Scratch mask of a photo: an 8-bit gray PNG of the photo's size, 255 (white) = damaged.
 
     Args:
         photo: the photo (JPEG, PNG, WebP, TIFF, BMP or GIF).
         sensitivity: in [0, 1]; higher finds fainter scratches (and more false ones).
+        detector: "learned" (the network, the default) or "classical" (hand-made, faster).
     """
     upload = Upload.of(photo)
     image = _load(upload)
-    mask = np.clip(detect_scratches(image.pixels, sensitivity=float(sensitivity)), 0.0, 1.0).astype(np.float32)
+    mask = np.clip(detect_scratches(image.pixels, sensitivity=float(sensitivity), detector=detector), 0.0, 1.0).astype(np.float32)
     path = imageio.save_mask(mask, outputs.fresh_output_dir() / f"{outputs.safe_stem(upload.name)}.mask.png")
     return FileData(path=str(path))
 
@@ -688,6 +693,7 @@ def restore_scratches_api(
     steps: int = 0,
     fast: bool = False,
     mask_mode: MaskMode = "replace",
+    detector: Detector = "learned",
 ) -> tuple[FileData, dict]:
     """Remove scratches: the restored PNG (the photo's size; alpha, ICC and EXIF kept) and a summary.
 
@@ -701,13 +707,16 @@ def restore_scratches_api(
         steps: 0 = the engine's default, else 1-200.
         fast: LCM fast mode (diffusion engine).
         mask_mode: "replace" (the mask is the whole mask) or "add" (added to the detected one).
+        detector: "learned" (the network, the default) or "classical" (hand-made, faster), used
+            when the app detects the mask.
     """
     upload = Upload.of(photo)
     image = _load(upload)
     mask_upload = Upload.of(mask)
     mask_array = _load_mask(mask_upload, image) if mask_upload else None
     scratch = ScratchOptions(
-        sensitivity=float(sensitivity), mask=mask_array, mask_mode=mask_mode if mask_array is not None else "add"
+        sensitivity=float(sensitivity), mask=mask_array, mask_mode=mask_mode if mask_array is not None else "add",
+        detector=detector,
     )
     options = _common_options(engine, seed, steps, fast, {"scratch": scratch})
     outcome = run_request(image, "scratch", options, source_name=upload.name)
@@ -729,6 +738,14 @@ def build_scratch_tab() -> None:
                     label="Sensitivity",
                     info="Higher finds fainter scratches (and more false ones). "
                     "Changing it redraws the mask and discards your painting.",
+                )
+                detector = gr.Radio(
+                    choices=[("Learned (finds more)", "learned"), ("Classical (faster)", "classical")],
+                    value=DEFAULT_DETECTOR,
+                    label="Detector",
+                    info="The small network trained on damaged prints, or the hand-made detector. "
+                    "Changing it redraws the mask and discards your painting.",
+                    elem_id="scratch-detector",
                 )
                 controls = build_engine_controls()
             restore_button = gr.Button("Restore", variant="primary", elem_id="scratch-restore")
@@ -756,20 +773,21 @@ def build_scratch_tab() -> None:
         api_visibility="private",
     ).then(
         show_detected_mask,
-        inputs=[photo, sensitivity],
+        inputs=[photo, sensitivity, detector],
         outputs=[editor, detection, mask_info],
         api_visibility="private",
     )
-    sensitivity.release(
-        show_detected_mask,
-        inputs=[photo, sensitivity],
-        outputs=[editor, detection, mask_info],
-        trigger_mode="always_last",
-        api_visibility="private",
-    )
+    for redraw in (sensitivity.release, detector.change):
+        redraw(
+            show_detected_mask,
+            inputs=[photo, sensitivity, detector],
+            outputs=[editor, detection, mask_info],
+            trigger_mode="always_last",
+            api_visibility="private",
+        )
     restore_button.click(
         restore_from_editor,
-        inputs=[photo, editor, detection, sensitivity, *controls.components],
+        inputs=[photo, editor, detection, sensitivity, detector, *controls.components],
         outputs=panel.components,
         **RESTORE_WORK,
         api_visibility="private",

@@ -3,9 +3,9 @@
     python -m restoration restore INPUT [INPUT ...] --output DIR
         [--tasks scratch,denoise] [--reference REF] [--mask MASK] [--engine auto|classical|diffusion]
         [--seed N] [--steps N] [--fast] [--save-mask] [--report REPORT.json] [--overwrite]
-        [scratch: --sensitivity S --mask-mode add|replace --resample N --damage-prior]
+        [scratch: --sensitivity S --mask-mode add|replace --resample N --damage-prior --detector learned|classical]
         [denoise: --grain LEVELS --sharpen SIGMA --fade F --keep-tone/--no-keep-tone --strength S]
-    python -m restoration detect-scratches INPUT --output MASK.png [--sensitivity S]
+    python -m restoration detect-scratches INPUT --output MASK.png [--sensitivity S] [--detector learned|classical]
     python -m restoration weights status|download|verify [--model NAME]
 
 The stage flags come from each stage's options dataclass (see ``restoration.options``); a flag
@@ -35,6 +35,7 @@ from .options import ENGINES, OptionField, RestoreOptions, input_fields, option_
 from .pipeline import detect_scratches, parse_tasks, restore, stage_named
 from .regions import coverage_percent
 from .stages.context import INPUT_KINDS
+from .stages.scratch import DEFAULT_DETECTOR, DETECTORS
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_BAD_INPUT", "EXIT_NO_WEIGHTS"]
 
@@ -73,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect_parser.add_argument("input", metavar="INPUT")
     detect_parser.add_argument("--output", required=True, type=Path, metavar="MASK.png")
     detect_parser.add_argument("--sensitivity", type=float, default=0.5)
+    detect_parser.add_argument(
+        "--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+        help=f"the learned network or the hand-made classical detector (default {DEFAULT_DETECTOR})",
+    )
 
     weights_parser = commands.add_parser("weights", help="report, fetch or check the model weights")
     weights_parser.add_argument("action", choices=("status", "download", "verify"))
@@ -274,7 +279,7 @@ def _detect_command(arguments: argparse.Namespace) -> int:
     photo = imageio.load_photo(arguments.input)
     for notice in photo.metadata.notices:
         print(f"note: {notice}", file=sys.stderr)
-    mask = detect_scratches(photo.pixels, sensitivity=arguments.sensitivity)
+    mask = detect_scratches(photo.pixels, sensitivity=arguments.sensitivity, detector=arguments.detector)
     imageio.save_mask(mask, arguments.output)
     print(f"{arguments.output}: {coverage_percent(mask):.2f} % of the photo marked as damaged")
     return EXIT_OK

@@ -313,9 +313,10 @@ def _unused_diffusion_options(stage_options: dict[str, object]) -> list[str]:
     ]
 
 
-def detect_scratches(image: np.ndarray, *, sensitivity: float = 0.5) -> np.ndarray:
-    """Scratch mask of ``image`` (H, W, 3) float32 in [0, 1] -> (H, W) float32 in {0, 1}."""
-    return scratch.detect(check_rgb(image), sensitivity=sensitivity)
+def detect_scratches(image: np.ndarray, *, sensitivity: float = 0.5, detector: str = scratch.DEFAULT_DETECTOR) -> np.ndarray:
+    """Scratch mask of ``image`` (H, W, 3) float32 in [0, 1] -> (H, W) float32 in {0, 1}, by
+    ``detector`` (one of ``scratch.DETECTORS``)."""
+    return scratch.detect(check_rgb(image), sensitivity=sensitivity, detector=detector)
 
 
 def _changed_percent(before: np.ndarray, after: np.ndarray) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from helpers import save_uint8, scratched, smooth_photo
+from helpers import bundled_photo, save_uint8, scratched, smooth_photo
 from PIL import Image, ImageCms
 from scipy import ndimage
 
@@ -78,9 +78,9 @@ def test_api_lists_the_documented_endpoints_with_their_parameters(client):
         "photo", "scratch", "sensitivity", "denoise", "denoise_strength", "face", "fidelity", "colorize", "reference",
         "automatic_colour", "engine", "seed", "steps", "fast",
     ]
-    assert names("/detect_scratches") == ["photo", "sensitivity"]
+    assert names("/detect_scratches") == ["photo", "sensitivity", "detector"]
     assert names("/restore_scratches") == [
-        "photo", "mask", "sensitivity", "engine", "seed", "steps", "fast", "mask_mode",
+        "photo", "mask", "sensitivity", "engine", "seed", "steps", "fast", "mask_mode", "detector",
     ]
     assert len(endpoints["/restore_scratches"]["returns"]) == 2
     assert names("/estimate_degradation") == ["photo"]
@@ -172,6 +172,23 @@ def test_detect_scratches_returns_a_mask_covering_the_scratch(client, scratched_
     detected = np.asarray(image) >= 128
     assert detected[mask].mean() > 0.8
     assert detected.mean() < 0.2
+
+
+def test_detect_scratches_honours_the_detector_asked_for(client, tmp_path):
+    from restoration.imageio import load_photo
+    from restoration.pipeline import detect_scratches
+
+    damaged, _ = scratched(bundled_photo("astronaut", 192))
+    path = tmp_path / "astronaut.png"
+    save_uint8(damaged, path)
+    pixels = load_photo(path).pixels
+    masks = {
+        detector: np.asarray(Image.open(client.predict(handle_file(path), 0.5, *args, api_name="/detect_scratches"))) >= 128
+        for detector, args in (("learned", ()), ("classical", ("classical",)))
+    }
+    for detector, mask in masks.items():
+        assert np.array_equal(mask, detect_scratches(pixels, detector=detector) > 0.5), detector
+    assert not np.array_equal(masks["learned"], masks["classical"])
 
 
 def test_a_user_mask_replaces_detection(client, tmp_path):

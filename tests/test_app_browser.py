@@ -347,6 +347,19 @@ def unnamed_controls(page) -> list[str]:
     return missing
 
 
+def test_choosing_the_classical_detector_redraws_the_mask(page, photo_path):
+    page.get_by_role("tab", name="Scratches").click()
+    upload(page, photo_path)
+    mask_info = page.locator("#scratch-mask-info")
+    expect(mask_info).to_contain_text("learned detector")
+    wait_for_red_mask(page)
+    page.locator("#scratch-photo-upload").locator("xpath=..").get_by_role("button", name=re.compile("^Advanced")).click()
+    page.locator("#scratch-detector").get_by_label("Classical (faster)").check()
+    expect(mask_info).to_contain_text("classical detector")
+    wait_for_red_mask(page)  # the scratch is found by both
+    assert "Traceback" not in page.content()
+
+
 def test_every_control_in_every_tab_has_an_accessible_name(page):
     page.locator("#restore-run").wait_for()
     checked = 0

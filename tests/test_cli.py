@@ -69,6 +69,26 @@ def test_detect_scratches_writes_a_mask_of_the_photo_size(tmp_path):
     assert mask.shape == truth.shape and (mask[truth] == 255).mean() > 0.9
 
 
+def test_detect_scratches_uses_the_learned_detector_unless_told(tmp_path):
+    from restoration.imageio import load_photo
+    from restoration.pipeline import detect_scratches
+
+    damaged, _ = scratched(bundled_photo("astronaut", 192))
+    save_uint8(damaged, tmp_path / "scan.png")
+    pixels = load_photo(tmp_path / "scan.png").pixels
+    written = {}
+    for detector in ("learned", "classical"):
+        extra = ["--detector", detector] if detector == "classical" else []
+        out = tmp_path / f"{detector}.mask.png"
+        assert main(["detect-scratches", str(tmp_path / "scan.png"), "--output", str(out), *extra]) == EXIT_OK
+        written[detector] = np.asarray(Image.open(out)) == 255
+        assert np.array_equal(written[detector], detect_scratches(pixels, detector=detector) > 0.5)
+    assert not np.array_equal(written["learned"], written["classical"])
+    with pytest.raises(SystemExit) as stopped:
+        main(["detect-scratches", str(tmp_path / "scan.png"), "--output", str(out), "--detector", "neural"])
+    assert stopped.value.code == 2
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -1,5 +1,5 @@
-"""The scratch detection benchmark's F1 variants and the training script's bank: texture crops,
-hard negatives, lace and net (mesh) crops, cache."""
+"""The scratch detection benchmark's F1 variants, the stage benchmark's scores and the training
+script's bank: texture crops, hard negatives, lace and net (mesh) crops, cache, damage mix."""
 
 import math
 
@@ -169,3 +169,29 @@ def test_a_development_crop_is_scored_inside_its_box_only(monkeypatch):
     monkeypatch.setattr(training, "detector_masks", lambda model, image, levels: [truth | outside, outside])
     f1 = training.crop_f1(None, crop, (training.levels_for(0.5), training.Levels(0.9, 0.9)))
     assert f1 == [1.0, 0.0]
+
+
+def test_stage_benchmark_pools_errors_and_counts_what_the_repair_changed(monkeypatch):
+    stage = benchmark_script("scratch_stage", monkeypatch)
+    assert stage.pooled_psnr([0.01 * 300, 0.0], [150, 150]) == pytest.approx(20.0)
+    assert stage.pooled_psnr([0.0], [10]) == math.inf and math.isnan(stage.pooled_psnr([], []))
+    reference = np.full((20, 30, 3), 0.5, np.float32)
+    truth = np.zeros((20, 30), bool)
+    truth[9:11, 5:25] = True
+    damaged = reference.copy()
+    damaged[truth] = 0.9
+    left = stage.score([(reference, damaged, truth)], None)
+    assert left[1] < 10 and left[2] == math.inf and left[3] == 0  # damage inside, nothing outside, nothing changed
+    perfect = stage.score([(reference, damaged, truth)], lambda image: reference.copy())
+    assert perfect[0] == math.inf and perfect[3] == pytest.approx(100 * truth.mean())
+
+
+def test_the_stage_benchmark_repairs_with_the_detector_it_names(monkeypatch):
+    from helpers import scratched, smooth_photo
+
+    stage = benchmark_script("scratch_stage", monkeypatch)
+    damaged, truth = scratched(smooth_photo(96, 128))
+    for detector in ("learned", "classical"):
+        repaired = stage.scratch_stage(damaged, detector)
+        assert repaired.shape == damaged.shape
+        assert np.abs(repaired - damaged)[truth].mean() > 0.1, detector  # the scratch was repainted

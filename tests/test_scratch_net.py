@@ -205,11 +205,11 @@ def test_wide_regions_are_left_out_and_thin_damage_kept():
         scratch_net.damage_masks(probability, (0.5, -0.1))
 
 
-def test_stage_uses_the_network_on_request_and_classical_by_default():
+def test_stage_uses_the_network_by_default_and_classical_on_request():
     damaged, _ = _with_scratch(_example("1870Girl.jpg", 256), value=0.9)
     learned = scratch_net.detect_scratches_learned(damaged, sensitivity=0.6)
-    assert np.array_equal(scratch.detect(damaged, sensitivity=0.6, detector="learned") > 0, learned)
-    classical = scratch.detect(damaged, sensitivity=0.6) > 0
+    assert np.array_equal(scratch.detect(damaged, sensitivity=0.6) > 0, learned)
+    classical = scratch.detect(damaged, sensitivity=0.6, detector="classical") > 0
     assert np.array_equal(classical, detect_classical(damaged, sensitivity=0.6))
     assert not np.array_equal(classical, learned)
 
@@ -233,9 +233,9 @@ def test_a_corrupt_weights_file_is_a_clear_error(tmp_path):
 
 
 def test_detector_option_is_validated():
-    assert ScratchOptions().detector == "classical"
-    assert ScratchOptions(detector="learned").detector == "learned"
-    with pytest.raises(InputError, match="detector must be one of classical, learned"):
+    assert ScratchOptions().detector == "learned"
+    assert ScratchOptions(detector="classical").detector == "classical"
+    with pytest.raises(InputError, match="detector must be one of learned, classical"):
         ScratchOptions(detector="neural")
 
 

@@ -1,0 +1,138 @@
+"""The scratch STAGE end to end, with each detector: how close the repaired photo comes to the
+photo before the damage.
+
+``scratch_detection.py`` scores the masks and ``scratch_quality.py`` the repair on the TRUE
+mask; this benchmark runs what a user gets: ``pipeline.restore(image, "scratch")`` with the
+classical engine, detection and repair together, once per detector at its default sensitivity.
+Missed damage stays in the photo and false alarms get repainted; both cost PSNR.
+
+Scored only on the 40 ``HELD_OUT_PRINTS`` of ``../shared/corpus`` (never trained or fitted on),
+downsized to ``--max-side`` px and aged (``degrade``, without scratches or JPEG: the reference),
+then:
+
+* original damage: ``scratch_quality.synthetic_case`` (the same cases as the other benchmarks);
+* richer damage: ``damage_synthesis.synthesize(aged, age=False)`` (cracks, crazing, creases,
+  hairs, spots, tears, both polarities, then JPEG sometimes; its own damage seeds);
+* no damage: the aged print as it is, where every repainted pixel is a false alarm.
+
+Per set and detector: PSNR over the whole photo, inside the true damage and outside it (dB; the
+squared error pooled over all photos of the set, so an untouched photo counts as zero error
+rather than an infinite PSNR), the share of pixels the stage repainted, and seconds per
+megapixel of the stage. The first row of each set is the damaged photo left as it is.
+
+Usage (from the repository root):
+
+    python benchmarks/scratch_stage.py [--photos N] [--seed S] [--max-side PX] [--corpus DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from damage_synthesis import synthesize  # noqa: E402
+from degrade import degrade  # noqa: E402
+from scratch_quality import _HELD_OUT_SALT, CORPUS, HELD_OUT_PRINTS, CorpusUnavailable, load_prints, synthetic_case  # noqa: E402
+
+from restoration.options import RestoreOptions  # noqa: E402
+from restoration.pipeline import restore  # noqa: E402
+from restoration.stages.scratch import DETECTORS, ScratchOptions  # noqa: E402
+
+_RICH_SALT = (3,)  # damage seeds of this benchmark's richer cases (scratch_detection.py uses 2)
+Case = tuple[np.ndarray, np.ndarray, np.ndarray]  # (reference, damaged, truth): (H, W, 3), (H, W, 3), (H, W) bool
+
+
+def richer_case(image: np.ndarray, seed: int, index: int) -> Case:
+    """(aged print, the same print under the richer damage, true mask) for one clean print."""
+    rng = np.random.default_rng([seed, index, *_RICH_SALT])
+    aged, _ = degrade(image, rng=rng, scratches=False, jpeg_p=0.0)
+    damaged, truth = synthesize(aged, rng=rng, age=False)
+    return aged, damaged, truth
+
+
+def undamaged_case(image: np.ndarray, seed: int, index: int) -> Case:
+    """(aged print, the same aged print, an empty mask)."""
+    aged, _ = degrade(image, rng=np.random.default_rng([seed, index, *_RICH_SALT]), scratches=False, jpeg_p=0.0)
+    return aged, aged, np.zeros(aged.shape[:2], bool)
+
+
+def scratch_stage(image: np.ndarray, detector: str) -> np.ndarray:
+    """The scratch stage as the app runs it offline (classical engine, default sensitivity)."""
+    options = RestoreOptions(engine="classical", stages={"scratch": ScratchOptions(detector=detector)})
+    return restore(image, "scratch", options).image
+
+
+def pooled_psnr(errors: list[float], counts: list[int]) -> float:
+    """PSNR (dB, data range 1) of the squared errors summed over photos (``errors``) per pixel
+    value (``counts``); infinite when nothing differs, NaN when there are no pixels."""
+    if not sum(counts):
+        return float("nan")
+    mse = sum(errors) / sum(counts)
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
+
+
+def score(cases: list[Case], repair) -> tuple[float, float, float, float, float]:
+    """(PSNR whole, inside the truth, outside it, % of pixels changed, s/MP) of ``repair``
+    (``damaged -> repaired``, or None to leave the damaged photo) over ``cases``."""
+    sums = {"whole": ([], []), "inside": ([], []), "outside": ([], [])}
+    changed, pixels, seconds = 0, 0, 0.0
+    for reference, damaged, truth in cases:
+        started = time.perf_counter()
+        repaired = damaged if repair is None else repair(damaged)
+        seconds += time.perf_counter() - started
+        squared = ((repaired.astype(np.float64) - reference) ** 2).sum(axis=2)
+        for name, where in (("whole", np.ones_like(truth)), ("inside", truth), ("outside", ~truth)):
+            sums[name][0].append(float(squared[where].sum()))
+            sums[name][1].append(int(where.sum()) * 3)
+        changed += int((np.abs(repaired - damaged).max(axis=2) > 1 / 255).sum())
+        pixels += truth.size
+    whole, inside, outside = (pooled_psnr(*sums[name]) for name in ("whole", "inside", "outside"))
+    return whole, inside, outside, 100 * changed / pixels, seconds / (pixels / 1e6)
+
+
+def _dB(value: float) -> str:
+    return "n/a" if value != value else f"{value:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=None, help="only the first N held-out prints")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic damage (default 0)")
+    parser.add_argument("--max-side", type=int, default=512, help="downsize the prints to this side (default 512)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"folder of the corpus prints (default {CORPUS})")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    names = HELD_OUT_PRINTS[: args.photos] if args.photos is not None else HELD_OUT_PRINTS
+    try:
+        prints = list(load_prints(args.corpus, names, args.max_side).values())
+    except CorpusUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    sets = {
+        "original damage": [synthetic_case(image, args.seed, i, _HELD_OUT_SALT) for i, image in enumerate(prints)],
+        "richer damage": [richer_case(image, args.seed, i) for i, image in enumerate(prints)],
+        "no damage": [undamaged_case(image, args.seed, i) for i, image in enumerate(prints)],
+    }
+    print(f"Scratch stage, classical engine, default sensitivity; {len(prints)} held-out prints at {args.max_side} px, seed {args.seed}:\n")
+    print("| set | detector | PSNR whole dB | inside the damage | outside it | repainted % | s/MP |")
+    print("|---|---|---|---|---|---|---|")
+    for set_name, cases in sets.items():
+        for detector in (None, *DETECTORS):
+            repair = None if detector is None else (lambda image, d=detector: scratch_stage(image, d))
+            whole, inside, outside, changed, cost = score(cases, repair)
+            label = "none (the damaged photo)" if detector is None else detector
+            print(f"| {set_name} | {label} | {_dB(whole)} | {_dB(inside)} | {_dB(outside)} | {changed:.2f} | "
+                  f"{f'{cost:.2f}' if detector else 'n/a'} |", flush=True)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
