@@ -3,8 +3,9 @@ photo before the damage.
 
 ``scratch_detection.py`` scores the masks and ``scratch_quality.py`` the repair on the TRUE
 mask; this benchmark runs what a user gets: ``pipeline.restore(image, "scratch")`` with the
-classical engine, detection and repair together, once per detector at its default sensitivity.
-Missed damage stays in the photo and false alarms get repainted; both cost PSNR.
+classical engine, detection and repair together, once per detector at its default sensitivity,
+and the OpenCV baseline (``scratch_quality.baseline_detect``: top-hat and Otsu, then Telea
+inpainting). Missed damage stays in the photo and false alarms get repainted; both cost PSNR.
 
 Scored only on the 40 ``HELD_OUT_PRINTS`` of ``../shared/corpus`` (never trained or fitted on),
 downsized to ``--max-side`` px and aged (``degrade``, without scratches or JPEG: the reference),
@@ -17,7 +18,8 @@ then:
 
 Per set and detector: PSNR over the whole photo, inside the true damage and outside it (dB; the
 squared error pooled over all photos of the set, so an untouched photo counts as zero error
-rather than an infinite PSNR), the share of pixels the stage repainted, and seconds per
+rather than an infinite PSNR), SSIM inside the true damage (``scratch_quality.masked_quality``,
+averaged over the damaged photos), the share of pixels the stage repainted, and seconds per
 megapixel of the stage. The first row of each set is the damaged photo left as it is.
 
 Usage (from the repository root):
@@ -39,7 +41,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from damage_synthesis import synthesize  # noqa: E402
 from degrade import degrade  # noqa: E402
-from scratch_quality import _HELD_OUT_SALT, CORPUS, HELD_OUT_PRINTS, CorpusUnavailable, load_prints, synthetic_case  # noqa: E402
+from scratch_quality import (  # noqa: E402
+    _HELD_OUT_SALT,
+    CORPUS,
+    HELD_OUT_PRINTS,
+    CorpusUnavailable,
+    baseline_detect,
+    load_prints,
+    masked_quality,
+    synthetic_case,
+    telea,
+)
 
 from restoration.options import RestoreOptions  # noqa: E402
 from restoration.pipeline import restore  # noqa: E402
@@ -69,6 +81,11 @@ def scratch_stage(image: np.ndarray, detector: str) -> np.ndarray:
     return restore(image, "scratch", options).image
 
 
+def opencv_baseline(image: np.ndarray) -> np.ndarray:
+    """Top-hat and Otsu detection, then Telea inpainting: the naive OpenCV pipeline."""
+    return telea(image, baseline_detect(image))
+
+
 def pooled_psnr(errors: list[float], counts: list[int]) -> float:
     """PSNR (dB, data range 1) of the squared errors summed over photos (``errors``) per pixel
     value (``counts``); infinite when nothing differs, NaN when there are no pixels."""
@@ -78,10 +95,12 @@ def pooled_psnr(errors: list[float], counts: list[int]) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
-def score(cases: list[Case], repair) -> tuple[float, float, float, float, float]:
-    """(PSNR whole, inside the truth, outside it, % of pixels changed, s/MP) of ``repair``
-    (``damaged -> repaired``, or None to leave the damaged photo) over ``cases``."""
+def score(cases: list[Case], repair) -> tuple[float, float, float, float, float, float]:
+    """(PSNR whole, inside the truth, outside it, SSIM inside the truth, % of pixels changed,
+    s/MP) of ``repair`` (``damaged -> repaired``, or None to leave the damaged photo) over
+    ``cases``; SSIM is NaN when no case has damage."""
     sums = {"whole": ([], []), "inside": ([], []), "outside": ([], [])}
+    ssims: list[float] = []
     changed, pixels, seconds = 0, 0, 0.0
     for reference, damaged, truth in cases:
         started = time.perf_counter()
@@ -91,14 +110,17 @@ def score(cases: list[Case], repair) -> tuple[float, float, float, float, float]
         for name, where in (("whole", np.ones_like(truth)), ("inside", truth), ("outside", ~truth)):
             sums[name][0].append(float(squared[where].sum()))
             sums[name][1].append(int(where.sum()) * 3)
+        if truth.any():
+            ssims.append(masked_quality(reference, repaired, truth)[1])
         changed += int((np.abs(repaired - damaged).max(axis=2) > 1 / 255).sum())
         pixels += truth.size
     whole, inside, outside = (pooled_psnr(*sums[name]) for name in ("whole", "inside", "outside"))
-    return whole, inside, outside, 100 * changed / pixels, seconds / (pixels / 1e6)
+    ssim = float(np.mean(ssims)) if ssims else float("nan")
+    return whole, inside, outside, ssim, 100 * changed / pixels, seconds / (pixels / 1e6)
 
 
-def _dB(value: float) -> str:
-    return "n/a" if value != value else f"{value:.2f}"
+def _cell(value: float, digits: int = 2) -> str:
+    return "n/a" if value != value else f"{value:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,15 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         "no damage": [undamaged_case(image, args.seed, i) for i, image in enumerate(prints)],
     }
     print(f"Scratch stage, classical engine, default sensitivity; {len(prints)} held-out prints at {args.max_side} px, seed {args.seed}:\n")
-    print("| set | detector | PSNR whole dB | inside the damage | outside it | repainted % | s/MP |")
-    print("|---|---|---|---|---|---|---|")
+    repairs = {"none (the damaged photo)": None}
+    repairs |= {detector: (lambda image, d=detector: scratch_stage(image, d)) for detector in DETECTORS}
+    repairs["OpenCV top-hat + Telea"] = opencv_baseline
+    print("| set | detector | PSNR whole dB | inside the damage | SSIM inside | outside it | repainted % | s/MP |")
+    print("|---|---|---|---|---|---|---|---|")
     for set_name, cases in sets.items():
-        for detector in (None, *DETECTORS):
-            repair = None if detector is None else (lambda image, d=detector: scratch_stage(image, d))
-            whole, inside, outside, changed, cost = score(cases, repair)
-            label = "none (the damaged photo)" if detector is None else detector
-            print(f"| {set_name} | {label} | {_dB(whole)} | {_dB(inside)} | {_dB(outside)} | {changed:.2f} | "
-                  f"{f'{cost:.2f}' if detector else 'n/a'} |", flush=True)
+        for label, repair in repairs.items():
+            whole, inside, outside, ssim, changed, cost = score(cases, repair)
+            print(f"| {set_name} | {label} | {_cell(whole)} | {_cell(inside)} | {_cell(ssim, 3)} | {_cell(outside)} | "
+                  f"{changed:.2f} | {_cell(cost) if repair else 'n/a'} |", flush=True)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 

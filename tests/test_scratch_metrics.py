@@ -181,9 +181,11 @@ def test_stage_benchmark_pools_errors_and_counts_what_the_repair_changed(monkeyp
     damaged = reference.copy()
     damaged[truth] = 0.9
     left = stage.score([(reference, damaged, truth)], None)
-    assert left[1] < 10 and left[2] == math.inf and left[3] == 0  # damage inside, nothing outside, nothing changed
-    perfect = stage.score([(reference, damaged, truth)], lambda image: reference.copy())
-    assert perfect[0] == math.inf and perfect[3] == pytest.approx(100 * truth.mean())
+    assert left[1] < 10 and left[2] == math.inf and left[4] == 0  # damage inside, nothing outside, nothing changed
+    with np.errstate(divide="ignore"):  # the PSNR of a perfect repair is infinite
+        perfect = stage.score([(reference, damaged, truth)], lambda image: reference.copy())
+    assert perfect[0] == math.inf and perfect[3] == pytest.approx(1.0) and perfect[4] == pytest.approx(100 * truth.mean())
+    assert left[3] < perfect[3]
 
 
 def test_the_stage_benchmark_repairs_with_the_detector_it_names(monkeypatch):
