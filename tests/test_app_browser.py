@@ -347,7 +347,7 @@ def unnamed_controls(page) -> list[str]:
     return missing
 
 
-def test_choosing_the_classical_detector_redraws_the_mask(page, photo_path):
+def test_choosing_the_classical_detector_redraws_the_mask(page, photo_path, artifacts):
     page.get_by_role("tab", name="Scratches").click()
     upload(page, photo_path)
     mask_info = page.locator("#scratch-mask-info")
@@ -358,6 +358,7 @@ def test_choosing_the_classical_detector_redraws_the_mask(page, photo_path):
     expect(mask_info).to_contain_text("classical detector")
     wait_for_red_mask(page)  # the scratch is found by both
     assert "Traceback" not in page.content()
+    page.screenshot(path=str(artifacts / "scratches-detector.png"), full_page=True)
 
 
 def test_every_control_in_every_tab_has_an_accessible_name(page):
