@@ -668,7 +668,7 @@ def restore_from_editor(
 
 
 @_user_errors("looking for scratches on this photo")
-def detect_scratches_api(photo: FileData, sensitivity: float = 0.5, detector: Detector = "learned") -> FileData:
+def detect_scratches_api(photo: FileData, sensitivity: float = 0.5, detector: Detector = DEFAULT_DETECTOR) -> FileData:
     """Scratch mask of a photo: an 8-bit gray PNG of the photo's size, 255 (white) = damaged.
 
     Args:
@@ -693,7 +693,7 @@ def restore_scratches_api(
     steps: int = 0,
     fast: bool = False,
     mask_mode: MaskMode = "replace",
-    detector: Detector = "learned",
+    detector: Detector = DEFAULT_DETECTOR,
 ) -> tuple[FileData, dict]:
     """Remove scratches: the restored PNG (the photo's size; alpha, ICC and EXIF kept) and a summary.
 

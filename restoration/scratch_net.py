@@ -204,8 +204,8 @@ def _logits_untiled(model: ScratchNet, x: torch.Tensor, margin: int) -> torch.Te
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
-    """``x`` (B, C, H, W) stored channels last: the network's convolutions run about twice as
-    fast on the CPU so (oneDNN), with the same probabilities to 1e-6."""
+    """``x`` (B, C, H, W) stored channels last, the layout in which oneDNN runs the network's
+    convolutions about twice as fast on the CPU (the same probabilities to 1e-6)."""
     return x.contiguous(memory_format=torch.channels_last)
 
 
