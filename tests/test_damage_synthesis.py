@@ -1,4 +1,4 @@
-"""The training damage generator: thin real structures (negatives for the learned detector) and scuffs."""
+"""The training damage generator: thin real structures (negatives for the learned detector), scuffs and dust fields."""
 
 from dataclasses import replace
 
@@ -81,3 +81,20 @@ def test_scuffs_are_drawn_only_when_asked(monkeypatch):
     damaged, truth = synthesis.synthesize(photo, rng=np.random.default_rng(4), mix=_scuffs_only(synthesis, 0.0), age=False)
     assert not truth.any()
     np.testing.assert_array_equal(damaged, photo)
+
+
+def test_a_dust_field_is_many_specks_of_1_to_3_px_over_a_large_region(monkeypatch):
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
+    dust_only = replace(_scuffs_only(synthesis, 0.0), dust_p=1.0)
+    for seed in range(4):
+        layers = synthesis.damage_geometry((192, 192), rng=np.random.default_rng([seed, 3]), mix=dust_only)
+        dust = layers["strokes"] > 0
+        count, _, stats, _ = cv2.connectedComponentsWithStats(dust.astype(np.uint8), connectivity=8)
+        assert count - 1 >= 40, seed  # many specks
+        assert 0.001 < dust.mean() < 0.06, (seed, dust.mean())
+        assert np.median(stats[1:, cv2.CC_STAT_AREA]) <= 4, seed  # specks, a few merged where they touch
+        ys, xs = np.nonzero(dust)
+        assert np.ptp(ys) > 50 and np.ptp(xs) > 50, seed  # spread over a large region
+    photo = np.full((128, 128, 3), 0.3, np.float32)
+    damaged, truth = synthesis.synthesize(photo, rng=np.random.default_rng(4), mix=_scuffs_only(synthesis, 0.0), age=False)
+    assert not truth.any()  # dust_p 0 (the default): no dust, and no random number drawn for it

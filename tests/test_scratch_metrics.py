@@ -197,3 +197,16 @@ def test_the_stage_benchmark_repairs_with_the_detector_it_names(monkeypatch):
         repaired = stage.scratch_stage(damaged, detector)
         assert repaired.shape == damaged.shape
         assert np.abs(repaired - damaged)[truth].mean() > 0.1, detector  # the scratch was repainted
+
+
+def test_dust_rows_count_marks_away_from_the_dust_only(monkeypatch):
+    detection = benchmark_script("scratch_detection", monkeypatch)
+    truth = np.zeros((40, 40), bool)
+    truth[10, 10] = truth[30, 25] = True
+    image = np.zeros((40, 40, 3), np.float32)
+    beside = np.zeros_like(truth)
+    beside[11, 11] = True  # within 1 px of a speck: forgiven
+    beside[0, 0:4] = True  # the scene: 4 px of 1600
+    rows = detection.beside_dust([(image, truth)], {"exact": lambda _: truth.copy(), "wide": lambda _: truth | beside})
+    assert rows["exact"] == (1.0, 0.0, 0.0)
+    assert rows["wide"][0] == 1.0 and rows["wide"][1] == pytest.approx(100 * 4 / 1600)
