@@ -89,6 +89,12 @@ class DamageMix:
 
 
 DEFAULT_MIX = DamageMix()
+DUST_ONLY = DamageMix(
+    scratches=0, cracks=0, specks=0, scratch_field_p=0, crazing_p=0, crease_p=0, tear_p=0, hairs=0, stains=0,
+    spots=0, clean_p=0, dust_p=1.0,
+)
+"""One dust field (:func:`_dust_field`) and no other damage: what a detector marks beyond the
+dust is the scene read as damage (``scratch_detection.py``, ``train_scratch_net.py --calibrate``)."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from damage_synthesis import DamageMix, synthesize  # noqa: E402
+from damage_synthesis import DUST_ONLY, synthesize  # noqa: E402
 from degrade import clean_photos  # noqa: E402
 from real_damage_labels import LabelledCrop, labelled_crops  # noqa: E402
 from scratch_quality import (  # noqa: E402
@@ -77,11 +77,6 @@ from restoration.imageio import load_photo  # noqa: E402
 
 _RICH_SALT = (2,)  # damage seeds of the richer generator differ from the original generator's
 _DUST_SALT = (4,)  # damage seeds of the dust rows
-DUST_ONLY = DamageMix(
-    scratches=0, cracks=0, specks=0, scratch_field_p=0, crazing_p=0, crease_p=0, tear_p=0, hairs=0, stains=0,
-    spots=0, clean_p=0, dust_p=1.0,
-)
-"""The damage of the dust rows: one dust field (``damage_synthesis._dust_field``), nothing else."""
 Detector = Callable[[np.ndarray], np.ndarray]
 
 
@@ -168,6 +163,11 @@ def coverage(photos: dict[str, np.ndarray], named: dict[str, Detector]) -> dict[
     return rows
 
 
+def marked_beside(mask: np.ndarray, truth: np.ndarray, pixels: int = 1) -> float:
+    """% of the pixels of ``mask`` (H, W) bool that lie more than ``pixels`` px from ``truth``."""
+    return 100 * float((mask & ~_grown(truth, pixels)).mean())
+
+
 def beside_dust(cases: list[tuple[np.ndarray, np.ndarray]], named: dict[str, Detector]) -> dict[str, tuple[float, float, float]]:
     """Per detector: (recall of the dust, mean %, max % of the pixels marked more than 1 px away
     from it) over (dusty photo, dust) cases."""
@@ -177,7 +177,7 @@ def beside_dust(cases: list[tuple[np.ndarray, np.ndarray]], named: dict[str, Det
         for damaged, truth in cases:
             mask = detect(damaged)
             recalls.append(prf(mask, truth)[1])
-            beside.append(100 * float((mask & ~_grown(truth, 1)).mean()))
+            beside.append(marked_beside(mask, truth))
         rows[name] = (float(np.mean(recalls)), float(np.mean(beside)), float(np.max(beside)))
     return rows
 

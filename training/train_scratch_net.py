@@ -64,9 +64,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from damage_synthesis import DEFAULT_MIX, DamageMix, paint_mesh, synthesize  # noqa: E402
+from damage_synthesis import DEFAULT_MIX, DUST_ONLY, DamageMix, paint_mesh, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
 from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, labelled_crops  # noqa: E402
+from scratch_detection import marked_beside  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prf, prints_except  # noqa: E402
 
 from restoration.luma import luma  # noqa: E402
@@ -263,6 +264,13 @@ def validation_cases(corpus: Path, seed: int) -> list[tuple[np.ndarray, np.ndarr
     return [synthesize(image, rng=np.random.default_rng([seed, 9999, i])) for i, image in enumerate(prints.values())]
 
 
+def dusty_cases(corpus: Path, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(dusty (H, W, 3) float32, dust (H, W) bool) for each validation print: a dust field alone
+    (``damage_synthesis.DUST_ONLY``), fixed."""
+    prints = load_prints(corpus, VALIDATION_PRINTS, VAL_SIDE)
+    return [synthesize(image, rng=np.random.default_rng([seed, 9998, i]), mix=DUST_ONLY) for i, image in enumerate(prints.values())]
+
+
 def validation_f1(model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean pixel F1 over the validation cases of the detector's mask at the default sensitivity."""
     return float(validation_curve(model, cases, (levels_for(0.5),))[0])
@@ -295,8 +303,10 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path) -> int:
     share of pixels marked on undamaged prints (the validation prints and every fourth training
     print, as they are, at most ``CALIBRATION_SIDE`` px) and the mean F1 on the development crops
     of real damage (``real_damage_labels.DEVELOPMENT_RECIPES``, when ``scratched`` holds their
-    photos): the mask's levels at the default sensitivity (``scratch_net.levels_for(0.5)``) are
-    read from this table, never from scored photos."""
+    photos) and the share marked beyond 1 px of the dust on the validation prints under a dust
+    field alone (:func:`dusty_cases`: the scene read as damage): the mask's levels at the default
+    sensitivity (``scratch_net.levels_for(0.5)``) are read from this table, never from scored
+    photos."""
     from restoration.scratch_net import load_scratch_net
 
     model = load_scratch_net(weights).eval()
@@ -307,6 +317,10 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path) -> int:
         [100 * mask.mean() for mask in detector_masks(model, image, CALIBRATION_LEVELS)]
         for image in load_prints(corpus, undamaged, CALIBRATION_SIDE).values()
     ])
+    beside_dust = np.array([  # % marked beyond 1 px of the dust, (prints, levels)
+        [marked_beside(mask, dust) for mask in detector_masks(model, dusty, CALIBRATION_LEVELS)]
+        for dusty, dust in dusty_cases(corpus, seed)
+    ])
     try:
         crops = labelled_crops(scratched, DEVELOPMENT_RECIPES)
     except FileNotFoundError as error:
@@ -316,11 +330,12 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path) -> int:
         len(crops), len(CALIBRATION_LEVELS)
     )  # F1 on each development crop, (crops, levels)
     print(f"| seed | extent | confirm | validation F1 | marked on {len(marked)} undamaged prints: mean % | max % "
-          f"| {len(crops)} development crops: F1 |")
-    print("|---|---|---|---|---|---|---|")
+          f"| {len(crops)} development crops: F1 | beyond the dust % |")
+    print("|---|---|---|---|---|---|---|---|")
     for i, levels in enumerate(CALIBRATION_LEVELS):
         print(f"| {levels.seed:.2f} | {levels.extent:.2f} | {levels.confirm:.2f} | {curve[i]:.4f} | "
-              f"{marked[:, i].mean():.3f} | {marked[:, i].max():.2f} | {real[:, i].mean() if crops else float('nan'):.4f} |")
+              f"{marked[:, i].mean():.3f} | {marked[:, i].max():.2f} | {real[:, i].mean() if crops else float('nan'):.4f} | "
+              f"{beside_dust[:, i].mean():.3f} |")
     return 0
 
 
