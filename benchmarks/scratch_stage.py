@@ -14,6 +14,8 @@ then:
 * original damage: ``scratch_quality.synthetic_case`` (the same cases as the other benchmarks);
 * richer damage: ``damage_synthesis.synthesize(aged, age=False)`` (cracks, crazing, creases,
   hairs, spots, tears, both polarities, then JPEG sometimes; its own damage seeds);
+* dust: a dust field alone (``damage_synthesis.DUST_ONLY``: 1-3 px specks at 0.2-2 % of a
+  large region), where a detector that reads the scene as damage repaints it;
 * no damage: the aged print as it is, where every repainted pixel is a false alarm.
 
 Per set and detector: PSNR over the whole photo, inside the true damage and outside it (dB; the
@@ -39,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from damage_synthesis import synthesize  # noqa: E402
+from damage_synthesis import DUST_ONLY, DamageMix, synthesize  # noqa: E402
 from degrade import degrade  # noqa: E402
 from scratch_quality import (  # noqa: E402
     _HELD_OUT_SALT,
@@ -61,11 +63,11 @@ _RICH_SALT = (3,)  # damage seeds of this benchmark's richer cases (scratch_dete
 Case = tuple[np.ndarray, np.ndarray, np.ndarray]  # (reference, damaged, truth): (H, W, 3), (H, W, 3), (H, W) bool
 
 
-def richer_case(image: np.ndarray, seed: int, index: int) -> Case:
-    """(aged print, the same print under the richer damage, true mask) for one clean print."""
+def richer_case(image: np.ndarray, seed: int, index: int, mix: DamageMix | None = None) -> Case:
+    """(aged print, the same print under the richer damage (or ``mix``), true mask) for one clean print."""
     rng = np.random.default_rng([seed, index, *_RICH_SALT])
     aged, _ = degrade(image, rng=rng, scratches=False, jpeg_p=0.0)
-    damaged, truth = synthesize(aged, rng=rng, age=False)
+    damaged, truth = synthesize(aged, rng=rng, age=False, **({"mix": mix} if mix else {}))
     return aged, damaged, truth
 
 
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {
         "original damage": [synthetic_case(image, args.seed, i, _HELD_OUT_SALT) for i, image in enumerate(prints)],
         "richer damage": [richer_case(image, args.seed, i) for i, image in enumerate(prints)],
+        "dust": [richer_case(image, args.seed, i, DUST_ONLY) for i, image in enumerate(prints)],
         "no damage": [undamaged_case(image, args.seed, i) for i, image in enumerate(prints)],
     }
     print(f"Scratch stage, classical engine, default sensitivity; {len(prints)} held-out prints at {args.max_side} px, seed {args.seed}:\n")
