@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from damage_synthesis import DUST_ONLY, DamageMix, synthesize  # noqa: E402
+from damage_synthesis import DEFAULT_MIX, DUST_ONLY, DamageMix, synthesize  # noqa: E402
 from degrade import degrade  # noqa: E402
 from scratch_quality import (  # noqa: E402
     _HELD_OUT_SALT,
@@ -63,11 +63,11 @@ _RICH_SALT = (3,)  # damage seeds of this benchmark's richer cases (scratch_dete
 Case = tuple[np.ndarray, np.ndarray, np.ndarray]  # (reference, damaged, truth): (H, W, 3), (H, W, 3), (H, W) bool
 
 
-def richer_case(image: np.ndarray, seed: int, index: int, mix: DamageMix | None = None) -> Case:
-    """(aged print, the same print under the richer damage (or ``mix``), true mask) for one clean print."""
+def richer_case(image: np.ndarray, seed: int, index: int, mix: DamageMix = DEFAULT_MIX) -> Case:
+    """(aged print, the same print under the richer generator's ``mix``, true mask) for one clean print."""
     rng = np.random.default_rng([seed, index, *_RICH_SALT])
     aged, _ = degrade(image, rng=rng, scratches=False, jpeg_p=0.0)
-    damaged, truth = synthesize(aged, rng=rng, age=False, **({"mix": mix} if mix else {}))
+    damaged, truth = synthesize(aged, rng=rng, age=False, mix=mix)
     return aged, damaged, truth
 
 
