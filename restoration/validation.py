@@ -37,8 +37,14 @@ def check_rgb(image: np.ndarray, *, min_side: int = 1, what: str = "image") -> n
     image = image.astype(np.float32, copy=False)
     low, high = float(image.min()), float(image.max())
     if not (low >= 0.0 and high <= 1.0):  # also catches NaN
-        raise InputError(f"{what} values must be in [0, 1], got the range [{low:.4g}, {high:.4g}]; clip or rescale")
+        raise InputError(f"{what} values must be in [0, 1], got the range [{_bound(low)}, {_bound(high)}]; clip or rescale")
     return image
+
+
+def _bound(value: float) -> str:
+    """``value`` with 4 significant digits, or as many as show it outside [0, 1] (1.0000001
+    would print as 1 with 4)."""
+    return f"{value:.4g}" if 0.0 <= value <= 1.0 or not 0.0 <= float(f"{value:.4g}") <= 1.0 else repr(value)
 
 
 def check_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -146,6 +146,13 @@ def test_bad_images_are_refused(image):
         restore(image, "scratch", CLASSICAL)
 
 
+def test_a_value_just_above_1_is_shown_as_above_1():
+    image = smooth_photo()
+    image[0, 0, 0] = np.nextafter(np.float32(1.0), np.float32(2.0))  # 1.0000001, "1" at 4 digits
+    with pytest.raises(InputError, match=r"got the range \[[0-9.]+, 1\.00000\d+\]; clip or rescale"):
+        restore(image, "scratch", CLASSICAL)
+
+
 def test_diffusion_without_weights_is_a_clear_error():
     with pytest.raises(WeightsUnavailableError, match="weights download"):
         restore(smooth_photo(), "scratch", RestoreOptions(engine="diffusion"))
