@@ -171,6 +171,19 @@ def test_a_development_crop_is_scored_inside_its_box_only(monkeypatch):
     assert f1 == [1.0, 0.0]
 
 
+def test_more_validation_draws_keep_the_first_and_add_other_damage(monkeypatch):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    prints = {f"p{i}.jpg": _position_print(64, 0.2 * i) for i in range(3)}
+    monkeypatch.setattr(training, "load_prints", lambda corpus, names, side: prints)
+    one = training.validation_cases(None, 0)
+    three = training.validation_cases(None, 0, draws=3)
+    assert len(one) == 3 and len(three) == 9
+    for (a, ta), (b, tb) in zip(one, three[:3]):  # the first draw is the one a single draw gives
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ta, tb)
+    assert not np.array_equal(three[0][0], three[3][0])  # the same print, other damage
+
+
 def test_stage_benchmark_pools_errors_and_counts_what_the_repair_changed(monkeypatch):
     stage = benchmark_script("scratch_stage", monkeypatch)
     assert stage.pooled_psnr([0.01 * 300, 0.0], [150, 150]) == pytest.approx(20.0)
