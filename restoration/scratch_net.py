@@ -399,7 +399,12 @@ def classical_evidence(classical: np.ndarray, probability: np.ndarray, image: np
     Returns:
         (H, W) bool, a subset of ``classical``.
     """
-    off_lines, dark_lines = _evidence_parts(classical, image)
+    return _evidence_at(_evidence_parts(classical, image), probability, confirm)
+
+
+def _evidence_at(parts: tuple[np.ndarray, np.ndarray], probability: np.ndarray, confirm: float) -> np.ndarray:
+    """:func:`classical_evidence` from its :func:`_evidence_parts` and the network's probability."""
+    off_lines, dark_lines = parts
     return (off_lines & (probability >= confirm)) | dark_lines
 
 
@@ -426,11 +431,8 @@ def masks_at_levels(
     Returns:
         (H, W) bool masks, True = damaged, in the order of ``levels``.
     """
-    off_lines, dark_lines = _evidence_parts(classical, image)
-    return [
-        mask | (off_lines & (probability >= each.confirm)) | dark_lines
-        for mask, each in zip(thin_masks_at(probability, levels), levels)
-    ]
+    parts = _evidence_parts(classical, image)
+    return [mask | _evidence_at(parts, probability, each.confirm) for mask, each in zip(thin_masks_at(probability, levels), levels)]
 
 
 def learned_masks(

@@ -42,9 +42,10 @@ def check_rgb(image: np.ndarray, *, min_side: int = 1, what: str = "image") -> n
 
 
 def _bound(value: float) -> str:
-    """``value`` with 4 significant digits, or as many as show it outside [0, 1] (1.0000001
-    would print as 1 with 4)."""
-    return f"{value:.4g}" if 0.0 <= value <= 1.0 or not 0.0 <= float(f"{value:.4g}") <= 1.0 else repr(value)
+    """``value`` with 4 significant digits, or in full when the rounding would move it into
+    [0, 1] (1.0000001 would print as 1)."""
+    rounded = f"{value:.4g}"
+    return rounded if (0.0 <= value <= 1.0) == (0.0 <= float(rounded) <= 1.0) else repr(value)
 
 
 def check_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -146,14 +146,12 @@ def test_mesh_crops_carry_cloth_that_is_never_damage(monkeypatch):
 
 def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch):
     training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
-    from restoration import scratch_net
-
     probability = np.zeros((200, 400), np.float32)
     probability[50:52, 100:140] = 0.9  # a thin line: a false alarm
     probability[150, 300:305] = 0.9  # 5 px: too small
     probability[100:160, 180:240] = 0.9  # a wide blob: left out as in use
     probability[20:22, 300:340] = 0.4  # below the threshold
-    monkeypatch.setattr(scratch_net, "damage_probability", lambda image, model, mirror: probability)
+    monkeypatch.setattr(training, "damage_probability", lambda image, model, mirror: probability)
     spots = training.false_alarm_spots(model=None, image=np.zeros((200, 400, 3), np.float32))
     assert len(spots) == 1
     np.testing.assert_allclose(spots[0], (50.5 / 200, 119.5 / 400), atol=1e-6)

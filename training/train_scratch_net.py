@@ -70,8 +70,19 @@ from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, lab
 from scratch_detection import marked_beside  # noqa: E402
 from scratch_quality import CORPUS, HELD_OUT_PRINTS, load_prints, prf, prints_except  # noqa: E402
 
+from restoration.classical.scratch_detector import detect_scratches  # noqa: E402
 from restoration.luma import luma  # noqa: E402
-from restoration.scratch_net import WEIGHTS_PATH, Levels, ScratchNet, levels_for, load_scratch_net, save_scratch_net  # noqa: E402
+from restoration.scratch_net import (  # noqa: E402
+    WEIGHTS_PATH,
+    Levels,
+    ScratchNet,
+    damage_probability,
+    levels_for,
+    load_scratch_net,
+    masks_at_levels,
+    save_scratch_net,
+    thin_masks_at,
+)
 
 # 6 prints outside HELD_OUT_PRINTS, watched during training, never trained on
 VALIDATION_PRINTS = (
@@ -84,6 +95,7 @@ MIN_SCALE = 0.3  # smallest resize factor of a print (log-uniform in [MIN_SCALE,
 POS_WEIGHT = 3.0  # weight of damaged pixels in the cross-entropy
 VAL_SIDE = 384  # validation prints are downsized to this side
 CALIBRATION_SIDE = 1024  # undamaged prints of --calibrate are downsized to this side
+DUST_STREAM = 9998  # random stream of --calibrate's dust cases (the validation damage's is 9999)
 TRAIN_MIX = replace(DEFAULT_MIX, clean_p=0.2)  # damage of the bank: a fifth of the crops undamaged
 STRUCTURES_P = 0.5  # share of bank crops with thin real structures painted in (negatives)
 TEXTURE_CANDIDATES = 8  # positions drawn for a texture crop (--texture): the most textured is kept
@@ -149,8 +161,6 @@ def false_alarm_spots(model: ScratchNet, image: np.ndarray) -> list[tuple[float,
     ``CALIBRATION_SIDE`` px): the centres (y / H, x / W) of the regions of at least
     ``FALSE_ALARM_MIN_AREA`` px it marks at ``FALSE_ALARM_THRESHOLD``, wide regions left out as in
     use (one pass of the network, without the mirror pass, so the fifth cycle's bank is drawn again)."""
-    from restoration.scratch_net import damage_probability, thin_masks_at
-
     probability = damage_probability(_downsize(image, CALIBRATION_SIDE), model=model, mirror=False)
     marked = thin_masks_at(probability, (Levels(FALSE_ALARM_THRESHOLD, FALSE_ALARM_THRESHOLD),))[0]
     _, _, stats, centres = cv2.connectedComponentsWithStats(marked.astype(np.uint8), connectivity=8)
@@ -258,22 +268,19 @@ def loss_of(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return bce + dice
 
 
-def validation_cases(corpus: Path, seed: int, draws: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+def validation_cases(
+    corpus: Path, seed: int, draws: int = 1, *, mix: DamageMix = DEFAULT_MIX, stream: int = 9999
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(damaged (H, W, 3) float32, truth (H, W) bool) for each validation print and each of
-    ``draws`` fixed damage draws (the first draw is the same for every ``draws``)."""
+    ``draws`` fixed draws of ``mix`` from ``default_rng([seed, stream, print, draw])`` (draw 0
+    without its number, so the first draw is the same for every ``draws``). The dust cases of
+    ``--calibrate`` are ``mix=DUST_ONLY, stream=DUST_STREAM``."""
     prints = load_prints(corpus, VALIDATION_PRINTS, VAL_SIDE)
     return [
-        synthesize(image, rng=np.random.default_rng([seed, 9999, i, *([draw] if draw else [])]))
+        synthesize(image, rng=np.random.default_rng([seed, stream, i, *([draw] if draw else [])]), mix=mix)
         for draw in range(draws)
         for i, image in enumerate(prints.values())
     ]
-
-
-def dusty_cases(corpus: Path, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(dusty (H, W, 3) float32, dust (H, W) bool) for each validation print: a dust field alone
-    (``damage_synthesis.DUST_ONLY``), fixed."""
-    prints = load_prints(corpus, VALIDATION_PRINTS, VAL_SIDE)
-    return [synthesize(image, rng=np.random.default_rng([seed, 9998, i]), mix=DUST_ONLY) for i, image in enumerate(prints.values())]
 
 
 def validation_f1(model: ScratchNet, cases: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -285,9 +292,6 @@ def detector_masks(model: ScratchNet, image: np.ndarray, levels: tuple[Levels, .
     """The learned detector's mask of ``image`` ((H, W, 3) float in [0, 1]) at each of the mask's
     ``levels``, as ``scratch_net.learned_masks`` makes it at the default sensitivity (thin damage
     of the network, and the classical detector's evidence at sensitivity 0.5): (H, W) bool each."""
-    from restoration.classical.scratch_detector import detect_scratches
-    from restoration.scratch_net import damage_probability, masks_at_levels
-
     return masks_at_levels(damage_probability(image, model=model), detect_scratches(image, sensitivity=0.5), image, levels)
 
 
@@ -310,11 +314,9 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path, draws: in
     print, as they are, at most ``CALIBRATION_SIDE`` px) and the mean F1 on the development crops
     of real damage (``real_damage_labels.DEVELOPMENT_RECIPES``, when ``scratched`` holds their
     photos) and the share marked beyond 1 px of the dust on the validation prints under a dust
-    field alone (:func:`dusty_cases`: the scene read as damage): the mask's levels at the default
+    field alone (:func:`validation_cases` of ``DUST_ONLY``: the scene read as damage): the mask's levels at the default
     sensitivity (``scratch_net.levels_for(0.5)``) are read from this table, never from scored
     photos."""
-    from restoration.scratch_net import load_scratch_net
-
     model = load_scratch_net(weights).eval()
     cases = validation_cases(corpus, seed, draws)
     curve = validation_curve(model, cases, CALIBRATION_LEVELS)
@@ -325,7 +327,7 @@ def calibrate(weights: Path, corpus: Path, seed: int, scratched: Path, draws: in
     ])
     beside_dust = np.array([  # % marked beyond 1 px of the dust, (prints, levels)
         [marked_beside(mask, dust) for mask in detector_masks(model, dusty, CALIBRATION_LEVELS)]
-        for dusty, dust in dusty_cases(corpus, seed)
+        for dusty, dust in validation_cases(corpus, seed, mix=DUST_ONLY, stream=DUST_STREAM)
     ])
     try:
         crops = labelled_crops(scratched, DEVELOPMENT_RECIPES)
