@@ -25,9 +25,10 @@ Every kind comes in both polarities where it occurs on real prints. The photo is
 (``degrade.degrade`` without scratches: fading, sepia, paper texture, blur, grain), then damaged,
 then (sometimes) JPEG-compressed, so a detector learns to tell damage from grain, blur and
 compression, and from the thin real structures the prints themselves carry (hair, wires, text,
-railings: :func:`paint_structures`; lace, nets and knitwear: :func:`paint_mesh`). Ground truth
-follows :mod:`degrade`: the pixels whose value the paint changed by at least
-``degrade.VISIBLE_CHANGE`` in some channel (:func:`degrade.changed_mask`).
+railings: :func:`paint_structures`; lace, nets and knitwear: :func:`paint_mesh`; the dots of
+a halftone reproduction: :func:`paint_halftone`). Ground truth follows :mod:`degrade`: the
+pixels whose value the paint changed by at least ``degrade.VISIBLE_CHANGE`` in some channel
+(:func:`degrade.changed_mask`).
 
 Images are float32 RGB (H, W, 3) in [0, 1]; masks are (H, W) bool, True = damaged. Every
 function is deterministic given its ``rng`` (a ``numpy.random.Generator``).
@@ -436,6 +437,43 @@ def paint_mesh(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
     out += (ground - out) * region * rng.uniform(0.3, 0.9)
     out += (thread - out) * region * _threads((h, w), rng)[..., None] * rng.uniform(0.5, 1.0)
     return np.clip(out, 0.0, 1.0)
+
+
+def _halftone_screen(shape: tuple[int, int], period: float, angle: float) -> np.ndarray:
+    """A round-dot screen: (H, W) float32 threshold in [0, 1] with its lowest values at dot
+    centres ``period`` px apart on a grid turned by ``angle`` radians."""
+    h, w = shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    u = (gx * math.cos(angle) + gy * math.sin(angle)) * (2 * math.pi / period)
+    v = (gy * math.cos(angle) - gx * math.sin(angle)) * (2 * math.pi / period)
+    return (0.5 - (np.cos(u) + np.cos(v)) / 4).astype(np.float32)
+
+
+def paint_halftone(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Reprint a clean photo through a halftone screen, as a newspaper, book or postcard
+    reproduction of it is (before it is aged): round dots of ink on a grid 2.5-7 px apart,
+    turned 0-90 degrees (45 on most screens), their size following the tone, then the scan's
+    softness. A regular pattern of small dark dots that is part of the print, never damage (the
+    learned detector read a halftone face as crazing and missed the cracks across it).
+
+    Args:
+        image: (H, W, 3) float32 in [0, 1], the clean photo.
+        rng: random generator.
+
+    Returns:
+        (H, W, 3) float32 in [0, 1]: each pixel's colour scaled to the screened tone, mixed
+        with the photo as it was at 60-100 % strength.
+    """
+    out = _check_image(image)
+    tone = out.mean(axis=2)
+    period = math.exp(rng.uniform(math.log(2.5), math.log(7.0)))
+    angle = math.radians(45.0 if rng.random() < 0.6 else rng.uniform(0.0, 90.0))
+    ink = np.clip((1.0 - tone - _halftone_screen(tone.shape, period, angle)) / 0.12 + 0.5, 0.0, 1.0)
+    dark, paper = rng.uniform(0.0, 0.15), rng.uniform(0.85, 1.0)  # ink and paper
+    screened = cv2.GaussianBlur(paper - ink * (paper - dark), (0, 0), rng.uniform(0.3, 0.3 * period))
+    ratio = (screened / np.maximum(tone, 1e-3))[..., None]
+    strength = rng.uniform(0.6, 1.0)
+    return np.clip(out + (np.clip(out * ratio, 0.0, 1.0) - out) * strength, 0.0, 1.0).astype(np.float32)
 
 
 def _count(value: float, area_scale: float, rng: np.random.Generator) -> int:

@@ -1,4 +1,4 @@
-"""The training damage generator: thin real structures (negatives for the learned detector), scuffs and dust fields."""
+"""The training damage generator: thin real structures, lace and halftone dots (negatives for the learned detector), scuffs and dust fields."""
 
 from dataclasses import replace
 
@@ -37,6 +37,20 @@ def test_mesh_is_a_patch_of_thin_threads_drawn_the_same_for_the_same_seed(monkey
         assert threads.min() >= 0.0 and threads.max() <= 1.0
     assert 0.0 < min(shares) and max(shares) < 0.9  # a patch of cloth, never the whole photo
     assert np.mean(shares) > 0.1
+
+
+def test_halftone_is_a_fine_screen_of_dots_that_keeps_the_tone(monkeypatch):
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
+    ramp = np.repeat(np.linspace(0.2, 0.8, 192, dtype=np.float32)[None, :, None], 160, 0).repeat(3, 2)
+    for seed in range(12):
+        screened = synthesis.paint_halftone(ramp, rng=np.random.default_rng(seed))
+        np.testing.assert_array_equal(screened, synthesis.paint_halftone(ramp, rng=np.random.default_rng(seed)))
+        assert screened.shape == ramp.shape and screened.dtype == np.float32
+        assert screened.min() >= 0.0 and screened.max() <= 1.0
+        tone, photo_tone = (cv2.GaussianBlur(image.mean(axis=2), (0, 0), 4) for image in (screened, ramp))
+        assert np.abs(tone - photo_tone)[10:-10, 10:-10].mean() < 0.08, seed  # seen from afar, the same photo
+        dots = screened.mean(axis=2) - tone
+        assert dots[:, 60:130].std() > 0.04, seed  # close up, a pattern of dots over the mid-tones
 
 
 def test_structures_are_never_damage_and_scored_cases_do_not_change(monkeypatch):

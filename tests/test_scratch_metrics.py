@@ -1,5 +1,5 @@
 """The scratch detection benchmark's F1 variants, the stage benchmark's scores and the training
-script's bank: texture crops, hard negatives, lace and net (mesh) crops, cache, damage mix."""
+script's bank: texture crops, hard negatives, lace and net (mesh) crops, halftone crops, cache, damage mix."""
 
 import math
 
@@ -130,18 +130,19 @@ def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch)
     np.testing.assert_array_equal(plain[0], off[0])  # off: the same bank as before, draw for draw
 
 
-def test_mesh_crops_carry_cloth_that_is_never_damage(monkeypatch):
+@pytest.mark.parametrize("option", ["mesh_p", "halftone_p"])
+def test_mesh_and_halftone_crops_carry_a_pattern_that_is_never_damage(monkeypatch, option):
     training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
     monkeypatch.setattr(  # no damage: the crop shows what was painted before damage
         training, "synthesize", lambda crop, rng, mix, structures_p: (crop, np.zeros(crop.shape[:2], bool))
     )
     prints = [np.full((2 * training.BANK_CROP, 2 * training.BANK_CROP, 3), 0.6, np.float32)]
     plain = training.draw_bank(prints, 6, seed=2)
-    np.testing.assert_array_equal(plain[0], training.draw_bank(prints, 6, seed=2, mesh_p=0.0)[0])  # off: as before
-    meshed, truth = training.draw_bank(prints, 6, seed=2, mesh_p=1.0)
+    np.testing.assert_array_equal(plain[0], training.draw_bank(prints, 6, seed=2, **{option: 0.0})[0])  # off: as before
+    patterned, truth = training.draw_bank(prints, 6, seed=2, **{option: 1.0})
     assert not truth.any()
-    changed = np.abs(meshed.astype(int) - plain[0].astype(int)).max(axis=3) > 4
-    assert all(changed[k].any() for k in range(6))  # every crop carries some cloth
+    changed = np.abs(patterned.astype(int) - plain[0].astype(int)).max(axis=3) > 4
+    assert all(changed[k].any() for k in range(6))  # every crop carries cloth or dots
 
 
 def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch):

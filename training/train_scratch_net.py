@@ -14,8 +14,10 @@ Data (nothing is downloaded):
   texture that looks like wear), ``--hard P`` centres a share P of the crops on the false
   alarms of the ``--init`` weights on the undamaged prints, and ``--mesh P`` paints a patch of
   lace, net or knitwear, never damage, into a share P of the crops
-  (``damage_synthesis.paint_mesh``; experiments: README); ``--mix cracks=4,spots=6`` changes
-  counts or probabilities of ``TRAIN_MIX`` (the fields of ``damage_synthesis.DamageMix``);
+  (``damage_synthesis.paint_mesh``; experiments: README), ``--halftone P`` reprints a share P
+  of the crops through a halftone screen (``damage_synthesis.paint_halftone``); ``--mix
+  cracks=4,spots=6`` changes counts or probabilities of ``TRAIN_MIX`` (the fields of
+  ``damage_synthesis.DamageMix``);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -64,7 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from damage_synthesis import DEFAULT_MIX, DUST_ONLY, DamageMix, paint_mesh, synthesize  # noqa: E402
+from damage_synthesis import DEFAULT_MIX, DUST_ONLY, DamageMix, paint_halftone, paint_mesh, synthesize  # noqa: E402
 from degrade import _downsize  # noqa: E402
 from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, labelled_crops  # noqa: E402
 from scratch_detection import marked_beside  # noqa: E402
@@ -178,12 +180,15 @@ def _drawn(rng: np.random.Generator, p: float) -> bool:
 def draw_bank(
     prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0,
     spots: list[list[tuple[float, float]]] | None = None, hard_p: float = 0.0, mesh_p: float = 0.0,
+    halftone_p: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool.
     A share ``texture_p`` of the crops is placed on the most textured of several positions
     (``most_textured_position``), so the network sees many undamaged textures that look like wear.
     A share ``hard_p`` is centred on a false alarm of earlier weights (``spots``: per print, as
-    ``false_alarm_spots`` gives them; prints without any are not drawn for these crops)."""
+    ``false_alarm_spots`` gives them; prints without any are not drawn for these crops). Shares
+    ``mesh_p`` and ``halftone_p`` get lace or a halftone screen painted in before damage, never
+    marked (``paint_mesh``, ``paint_halftone``); a share of 0 draws the bank as before."""
     images = np.empty((count, BANK_CROP, BANK_CROP, 3), np.uint8)
     masks = np.empty((count, BANK_CROP, BANK_CROP), bool)
     searched = [i for i, found in enumerate(spots or []) if found]
@@ -207,6 +212,8 @@ def draw_bank(
         crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
         if _drawn(rng, mesh_p):
             crop = paint_mesh(crop, rng=rng)
+        if _drawn(rng, halftone_p):
+            crop = paint_halftone(crop, rng=rng)
         damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
         masks[k] = truth
@@ -391,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
         help="share of bank crops with a patch of lace, net or knitwear painted in (never damage), in [0, 1] (default 0)",
     )
     parser.add_argument(
+        "--halftone", type=float, default=0.0, metavar="P",
+        help="share of bank crops reprinted through a halftone screen (never damage), in [0, 1] (default 0)",
+    )
+    parser.add_argument(
         "--mix", type=str, default="", metavar="KIND=N,...",
         help="change the damage of the bank: counts per 512 px or probabilities of damage_synthesis.DamageMix, "
              "e.g. cracks=4,crease_p=0.4,spots=6 (default: TRAIN_MIX as it is)",
@@ -428,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--draws must be at least 1, got {args.draws}")
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
         parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
-    for name in ("scuffs", "texture", "hard", "mesh"):
+    for name in ("scuffs", "texture", "hard", "mesh", "halftone"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
     if args.hard and args.init is None:
@@ -452,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     drawing = {  # what draws the bank: in the bank's recipe and in the weights'
         "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "clean_p": mix.clean_p,
         "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard, "mesh_p": args.mesh,
+        "halftone_p": args.halftone,
         "structures_p": STRUCTURES_P, **({"mix": overrides} if overrides else {}),
     }
     bank_recipe = {**drawing, "prints": names, **({"hard_from": init["init_sha256"]} if args.hard else {})}
@@ -463,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             spots = [false_alarm_spots(searcher, image) if i % 4 else [] for i, image in enumerate(prints)]
             print(f"{sum(map(len, spots))} false alarms of the --init weights on {sum(map(bool, spots))} "
                   "undamaged prints", flush=True)
-        return draw_bank(prints, args.bank, args.seed, mix, args.texture, spots, args.hard, args.mesh)
+        return draw_bank(prints, args.bank, args.seed, mix, args.texture, spots, args.hard, args.mesh, args.halftone)
 
     try:
         bank = cached_bank(args.bank_cache, bank_recipe, draw)
