@@ -63,17 +63,22 @@ _RICH_SALT = (3,)  # damage seeds of this benchmark's richer cases (scratch_dete
 Case = tuple[np.ndarray, np.ndarray, np.ndarray]  # (reference, damaged, truth): (H, W, 3), (H, W, 3), (H, W) bool
 
 
+def _aged(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The clean print aged (fading, paper, blur, grain), without scratches or JPEG: the reference."""
+    return degrade(image, rng=rng, scratches=False, jpeg_p=0.0)[0]
+
+
 def richer_case(image: np.ndarray, seed: int, index: int, mix: DamageMix = DEFAULT_MIX) -> Case:
     """(aged print, the same print under the richer generator's ``mix``, true mask) for one clean print."""
     rng = np.random.default_rng([seed, index, *_RICH_SALT])
-    aged, _ = degrade(image, rng=rng, scratches=False, jpeg_p=0.0)
+    aged = _aged(image, rng)
     damaged, truth = synthesize(aged, rng=rng, age=False, mix=mix)
     return aged, damaged, truth
 
 
 def undamaged_case(image: np.ndarray, seed: int, index: int) -> Case:
     """(aged print, the same aged print, an empty mask)."""
-    aged, _ = degrade(image, rng=np.random.default_rng([seed, index, *_RICH_SALT]), scratches=False, jpeg_p=0.0)
+    aged = _aged(image, np.random.default_rng([seed, index, *_RICH_SALT]))
     return aged, aged, np.zeros(aged.shape[:2], bool)
 
 

@@ -51,9 +51,9 @@ def test_texture_crops_sit_on_the_textured_part_of_a_print(monkeypatch):
     assert np.mean([x + training.BANK_CROP / 2 > side / 2 for x in lefts]) >= 0.9  # centred on the noise
 
     plain = training.draw_bank([print_], 4, seed=1)
-    again = training.draw_bank([print_], 4, seed=1, texture_p=0.0)
+    again = training.draw_bank([print_], 4, seed=1, shares=training.CropShares(texture=0.0))
     np.testing.assert_array_equal(plain[0], again[0])  # off: the same bank as before, draw for draw
-    textured = training.draw_bank([print_], 4, seed=1, texture_p=1.0)
+    textured = training.draw_bank([print_], 4, seed=1, shares=training.CropShares(texture=1.0))
     assert textured[0].shape == plain[0].shape and textured[1].shape == plain[1].shape
 
 
@@ -116,7 +116,7 @@ def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch)
     side = 3 * training.BANK_CROP
     prints = [_position_print(side, 0.0), _position_print(side, 1.0)]
     spots = [[], [(0.5, 0.5), (0.1, 0.9)]]  # the first print has no false alarm: never drawn for a hard crop
-    images, _ = training.draw_bank(prints, 12, seed=3, spots=spots, hard_p=1.0)
+    images, _ = training.draw_bank(prints, 12, seed=3, shares=training.CropShares(hard=1.0), spots=spots)
     crops = images.astype(np.float32) / 255
     assert (crops[..., 2] > 0.9).all()
     for crop in crops:
@@ -126,11 +126,11 @@ def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch)
     assert any(np.abs(c - 0.5).max() < 0.02 for c in centred)  # an inner spot sits in the middle
 
     plain = training.draw_bank(prints, 4, seed=3)
-    off = training.draw_bank(prints, 4, seed=3, spots=spots, hard_p=0.0)
+    off = training.draw_bank(prints, 4, seed=3, shares=training.CropShares(hard=0.0), spots=spots)
     np.testing.assert_array_equal(plain[0], off[0])  # off: the same bank as before, draw for draw
 
 
-@pytest.mark.parametrize("option", ["mesh_p", "halftone_p"])
+@pytest.mark.parametrize("option", ["mesh", "halftone"])
 def test_mesh_and_halftone_crops_carry_a_pattern_that_is_never_damage(monkeypatch, option):
     training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
     monkeypatch.setattr(  # no damage: the crop shows what was painted before damage
@@ -138,8 +138,8 @@ def test_mesh_and_halftone_crops_carry_a_pattern_that_is_never_damage(monkeypatc
     )
     prints = [np.full((2 * training.BANK_CROP, 2 * training.BANK_CROP, 3), 0.6, np.float32)]
     plain = training.draw_bank(prints, 6, seed=2)
-    np.testing.assert_array_equal(plain[0], training.draw_bank(prints, 6, seed=2, **{option: 0.0})[0])  # off: as before
-    patterned, truth = training.draw_bank(prints, 6, seed=2, **{option: 1.0})
+    np.testing.assert_array_equal(plain[0], training.draw_bank(prints, 6, seed=2, shares=training.CropShares(**{option: 0.0}))[0])  # off: as before
+    patterned, truth = training.draw_bank(prints, 6, seed=2, shares=training.CropShares(**{option: 1.0}))
     assert not truth.any()
     changed = np.abs(patterned.astype(int) - plain[0].astype(int)).max(axis=3) > 4
     assert all(changed[k].any() for k in range(6))  # every crop carries cloth or dots

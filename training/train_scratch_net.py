@@ -56,7 +56,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -177,47 +177,65 @@ def _drawn(rng: np.random.Generator, p: float) -> bool:
     return bool(p) and rng.random() < p
 
 
+class CropShares(NamedTuple):
+    """Shares in [0, 1] of the bank's crops drawn in a special way (each 0 by default: a share of 0
+    draws no random number, so the bank is the same as without it, draw for draw)."""
+
+    texture: float = 0.0
+    """placed on the most textured of several positions (``most_textured_position``): undamaged
+    texture that looks like wear (``--texture``)."""
+    hard: float = 0.0
+    """centred on a false alarm of earlier weights (``--hard``; needs ``spots``)."""
+    mesh: float = 0.0
+    """with a patch of lace, net or knitwear painted in before damage, never marked (``--mesh``)."""
+    halftone: float = 0.0
+    """reprinted through a halftone screen before damage, never marked (``--halftone``)."""
+
+
 def draw_bank(
-    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, texture_p: float = 0.0,
-    spots: list[list[tuple[float, float]]] | None = None, hard_p: float = 0.0, mesh_p: float = 0.0,
-    halftone_p: float = 0.0,
+    prints: list[np.ndarray], count: int, seed: int, mix: DamageMix = TRAIN_MIX, shares: CropShares = CropShares(),
+    spots: list[list[tuple[float, float]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool.
-    A share ``texture_p`` of the crops is placed on the most textured of several positions
-    (``most_textured_position``), so the network sees many undamaged textures that look like wear.
-    A share ``hard_p`` is centred on a false alarm of earlier weights (``spots``: per print, as
-    ``false_alarm_spots`` gives them; prints without any are not drawn for these crops). Shares
-    ``mesh_p`` and ``halftone_p`` get lace or a halftone screen painted in before damage, never
-    marked (``paint_mesh``, ``paint_halftone``); a share of 0 draws the bank as before."""
+    """``count`` crops damaged by ``mix``: (N, BANK_CROP, BANK_CROP, 3) uint8 and (N, BANK_CROP, BANK_CROP) bool,
+    some drawn as ``shares`` says. ``spots``: the false alarms of earlier weights per print, as
+    ``false_alarm_spots`` gives them (prints without any are not drawn for the hard crops)."""
     images = np.empty((count, BANK_CROP, BANK_CROP, 3), np.uint8)
     masks = np.empty((count, BANK_CROP, BANK_CROP), bool)
     searched = [i for i, found in enumerate(spots or []) if found]
     for k in range(count):
         rng = np.random.default_rng([seed, k])
-        hard = bool(searched) and _drawn(rng, hard_p)
+        hard = bool(searched) and _drawn(rng, shares.hard)
         index = searched[int(rng.integers(len(searched)))] if hard else int(rng.integers(len(prints)))
-        source = prints[index]
-        h, w = source.shape[:2]
-        low = max(MIN_SCALE, BANK_CROP / min(h, w))
-        scale = math.exp(rng.uniform(math.log(low), 0.0)) if low < 1 else 1.0
-        scaled = _downsize(source, max(BANK_CROP, int(round(max(h, w) * scale))))
-        y = int(rng.integers(0, scaled.shape[0] - BANK_CROP + 1))
-        x = int(rng.integers(0, scaled.shape[1] - BANK_CROP + 1))
-        if hard:
-            fy, fx = spots[index][int(rng.integers(len(spots[index])))]
-            y = int(np.clip(round(fy * scaled.shape[0]) - BANK_CROP // 2, 0, scaled.shape[0] - BANK_CROP))
-            x = int(np.clip(round(fx * scaled.shape[1]) - BANK_CROP // 2, 0, scaled.shape[1] - BANK_CROP))
-        elif _drawn(rng, texture_p):
-            y, x = most_textured_position(scaled, rng)
-        crop = np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
-        if _drawn(rng, mesh_p):
+        crop = _bank_crop(prints[index], spots[index] if hard else None, shares.texture, rng)
+        if _drawn(rng, shares.mesh):
             crop = paint_mesh(crop, rng=rng)
-        if _drawn(rng, halftone_p):
+        if _drawn(rng, shares.halftone):
             crop = paint_halftone(crop, rng=rng)
         damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
         masks[k] = truth
     return images, masks
+
+
+def _bank_crop(
+    source: np.ndarray, spots: list[tuple[float, float]] | None, texture_p: float, rng: np.random.Generator
+) -> np.ndarray:
+    """A (BANK_CROP, BANK_CROP, 3) crop of ``source`` at a random scale from ``MIN_SCALE`` to 1:
+    centred on one of ``spots`` when given, else on the most textured of several positions with
+    probability ``texture_p``, else anywhere."""
+    h, w = source.shape[:2]
+    low = max(MIN_SCALE, BANK_CROP / min(h, w))
+    scale = math.exp(rng.uniform(math.log(low), 0.0)) if low < 1 else 1.0
+    scaled = _downsize(source, max(BANK_CROP, int(round(max(h, w) * scale))))
+    y = int(rng.integers(0, scaled.shape[0] - BANK_CROP + 1))
+    x = int(rng.integers(0, scaled.shape[1] - BANK_CROP + 1))
+    if spots is not None:
+        fy, fx = spots[int(rng.integers(len(spots)))]
+        y = int(np.clip(round(fy * scaled.shape[0]) - BANK_CROP // 2, 0, scaled.shape[0] - BANK_CROP))
+        x = int(np.clip(round(fx * scaled.shape[1]) - BANK_CROP // 2, 0, scaled.shape[1] - BANK_CROP))
+    elif _drawn(rng, texture_p):
+        y, x = most_textured_position(scaled, rng)
+    return np.ascontiguousarray(scaled[y : y + BANK_CROP, x : x + BANK_CROP])
 
 
 def cached_bank(
@@ -475,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
             spots = [false_alarm_spots(searcher, image) if i % 4 else [] for i, image in enumerate(prints)]
             print(f"{sum(map(len, spots))} false alarms of the --init weights on {sum(map(bool, spots))} "
                   "undamaged prints", flush=True)
-        return draw_bank(prints, args.bank, args.seed, mix, args.texture, spots, args.hard, args.mesh, args.halftone)
+        shares = CropShares(texture=args.texture, hard=args.hard, mesh=args.mesh, halftone=args.halftone)
+        return draw_bank(prints, args.bank, args.seed, mix, shares, spots)
 
     try:
         bank = cached_bank(args.bank_cache, bank_recipe, draw)

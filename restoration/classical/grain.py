@@ -59,6 +59,7 @@ import scipy.stats
 
 from ..errors import InputError
 from ..luma import LUMA as _LUMA
+from ..luma import weighted_luma
 from ..luma import is_gray
 from ..validation import check_rgb
 from .threads import run_each
@@ -431,10 +432,6 @@ def _lower_envelope(levels: np.ndarray, sigmas: np.ndarray, counts: np.ndarray) 
     return float(c[0]), float(c[1]), weights / weights.sum()
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image @ _LUMA)
-
-
 def estimate_noise(image: np.ndarray) -> NoiseEstimate:
     """Measure the film grain (or sensor noise) of a photo.
 
@@ -457,7 +454,7 @@ def estimate_noise(image: np.ndarray) -> NoiseEstimate:
     image = check_rgb(image)
     if min(image.shape[:2]) < _MIN_SIDE:
         return NoiseEstimate(0.0, 0.0, 0.5, (0.0, 0.0, 0.0))
-    y = _luma(image)
+    y = weighted_luma(image)
     lum = _plane_noise(y, y)
     correlation = float(np.hypot(lum.s, 0.5))
     if is_gray(image):
@@ -532,7 +529,7 @@ def denoise(
         return image.copy()
 
     gray = is_gray(image)
-    y = _luma(image)
+    y = weighted_luma(image)
     planes = [y]
     levels = [sigma]
     if not gray and chroma_sigma >= SIGMA_FLOOR:

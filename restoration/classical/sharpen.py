@@ -46,7 +46,7 @@ import numpy as np
 import scipy.fft
 
 from ..errors import InputError
-from ..luma import LUMA as _LUMA
+from ..luma import weighted_luma
 from ..validation import check_rgb
 
 __all__ = ["BLUR_FLOOR", "deblur", "estimate_blur"]
@@ -116,10 +116,6 @@ _EDGE_NOISE_FLOOR = 1.5 / 255.0  # the noise the edge ramp assumes at least (JPE
 # scores 0.1 dB more on the blur row but brings texture back to 1860Girls' cheeks and jaw
 _ITERATIONS = 8  # half-quadratic splitting rounds
 _BETA = (1.0, 2.0)  # splitting penalty of the first round (threshold 1 / beta) and its growth per round
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image @ _LUMA)
 
 
 def _gradient(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +195,7 @@ def estimate_blur(image: np.ndarray, *, noise_sigma: float = 0.0) -> float:
     noise_sigma = _check_number("noise_sigma", noise_sigma, 0.0, 0.5)
     if min(image.shape[:2]) < 16:
         return 0.0
-    raw = _raw_blur(_luma(image), noise_sigma)
+    raw = _raw_blur(weighted_luma(image), noise_sigma)
     return float(min(np.sqrt(max(raw * raw - _INTRINSIC * _INTRINSIC, 0.0)), _MAX_BLUR))
 
 
@@ -262,7 +258,7 @@ def deblur(image: np.ndarray, *, blur_sigma: float, noise_sigma: float = 0.0) ->
     kernel = min((blur_sigma - BLUR_FLOOR) / _KERNEL_RAMP, 1.0) * blur_sigma  # no jump at the floor
     if kernel < 0.2:
         return image.copy()
-    y = _luma(image)
+    y = weighted_luma(image)
     smoothness = _GRAINY_SMOOTHNESS
     if grainy < 1.0:
         smoothness = (1.0 - grainy) * _smoothness(y, noise_sigma) + grainy * _GRAINY_SMOOTHNESS
