@@ -59,8 +59,7 @@ import scipy.stats
 
 from ..errors import InputError
 from ..luma import LUMA as _LUMA
-from ..luma import weighted_luma
-from ..luma import is_gray
+from ..luma import is_gray, weighted_luma
 from ..validation import check_rgb
 from .threads import run_each
 
