@@ -478,10 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     names = training_prints(args.corpus)
     prints = list(load_prints(args.corpus, names, max_side=None).values())
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
+    shares = CropShares(texture=args.texture, hard=args.hard, mesh=args.mesh, halftone=args.halftone)
     drawing = {  # what draws the bank: in the bank's recipe and in the weights'
         "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "clean_p": mix.clean_p,
-        "scuffs_p": mix.scuffs_p, "texture_p": args.texture, "hard_p": args.hard, "mesh_p": args.mesh,
-        "halftone_p": args.halftone,
+        "scuffs_p": mix.scuffs_p, "texture_p": shares.texture, "hard_p": shares.hard, "mesh_p": shares.mesh,
+        **({"halftone_p": shares.halftone} if shares.halftone else {}),  # without it the bank, and so its recipe, is as before
         "structures_p": STRUCTURES_P, **({"mix": overrides} if overrides else {}),
     }
     bank_recipe = {**drawing, "prints": names, **({"hard_from": init["init_sha256"]} if args.hard else {})}
@@ -493,7 +494,6 @@ def main(argv: list[str] | None = None) -> int:
             spots = [false_alarm_spots(searcher, image) if i % 4 else [] for i, image in enumerate(prints)]
             print(f"{sum(map(len, spots))} false alarms of the --init weights on {sum(map(bool, spots))} "
                   "undamaged prints", flush=True)
-        shares = CropShares(texture=args.texture, hard=args.hard, mesh=args.mesh, halftone=args.halftone)
         return draw_bank(prints, args.bank, args.seed, mix, shares, spots)
 
     try:
