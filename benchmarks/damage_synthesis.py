@@ -63,7 +63,10 @@ from degrade import (  # noqa: E402
     jpeg,
 )
 
-__all__ = ["DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "paint_mesh", "paint_structures", "synthesize"]
+__all__ = [
+    "DamageMix", "DEFAULT_MIX", "damage_geometry", "paint_damage", "paint_halo", "paint_halftone", "paint_mesh",
+    "paint_signs", "paint_structures", "synthesize",
+]
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,75 @@ def paint_structures(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarr
         level = rng.uniform(0.0, 0.25) if rng.random() < 0.7 else rng.uniform(0.7, 1.0)
         alpha *= rng.uniform(0.5, 1.0)
         out += (level - out) * alpha[..., None]
+    return np.clip(out, 0.0, 1.0)
+
+
+_SIGN_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+)  # printed capitals and serifs, and two handwriting-like script faces
+_SIGN_CHARACTERS = list("ABCDEFGHIJKLMNOPRSTUVWYabcdefghiklmnoprstuwy    &.,-/0123456789")
+
+
+def _sign_text(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Lines of writing on a card of ``shape`` (H, W): (H, W) float32 ink coverage in [0, 1].
+    1-6 lines, each its own size (letters 5-30 px tall), face (printed, italic or script) and
+    stroke (1 px below 12 px tall, else 1-2 px), centred or from the left, some running off the card."""
+    h, w = shape
+    layer = np.zeros((h, w), np.uint8)
+    y = rng.uniform(0.05, 0.3) * h
+    for _ in range(int(rng.integers(1, 7))):
+        height = math.exp(rng.uniform(math.log(5.0), math.log(30.0)))
+        font = int(_SIGN_FONTS[int(rng.integers(len(_SIGN_FONTS)))]) | (cv2.FONT_ITALIC if rng.random() < 0.2 else 0)
+        scale = height / 22.0  # Hershey capitals are about 22 px tall at scale 1
+        text = "".join(rng.choice(_SIGN_CHARACTERS, int(rng.integers(3, 24)))).strip() or "A"
+        thickness = 1 if height < 12 or rng.random() < 0.6 else 2
+        (width, _), _ = cv2.getTextSize(text, font, scale, thickness)
+        y += height * rng.uniform(1.1, 1.8)
+        x = (w - width) / 2 if rng.random() < 0.5 else rng.uniform(0.0, 0.2) * w
+        cv2.putText(layer, text, (int(x), int(y)), font, scale, 255, thickness, cv2.LINE_AA)
+        if y > h:
+            break
+    return layer.astype(np.float32) / 255.0
+
+
+def paint_signs(image: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Paint a sign, label or placard into a clean photo: a card 15-90 % of the photo's sides,
+    light (70 %) or dark, turned up to 20 degrees, with a frame a third of the time and lines of
+    printed or handwritten writing in the opposite tone (:func:`_sign_text`).
+    Writing is part of the scene, never damage (the learned detector read the handwritten price
+    cards of a sharp shop-window photo as scratches: the training script leaves a sign crop
+    unaged, its writing as crisp as the damage painted over it).
+
+    Args:
+        image: (H, W, 3) float32 in [0, 1], the clean photo.
+        rng: random generator.
+
+    Returns:
+        (H, W, 3) float32 in [0, 1].
+    """
+    out = _check_image(image).copy()
+    h, w = out.shape[:2]
+    card_h, card_w = (max(8, int(rng.uniform(0.15, 0.9) * side)) for side in (h, w))
+    light_card = rng.random() < 0.7
+    card_tone = rng.uniform(0.75, 1.0) if light_card else rng.uniform(0.0, 0.3)
+    ink_tone = rng.uniform(0.0, 0.2) if light_card else rng.uniform(0.8, 1.0)
+    card = np.ones((card_h, card_w), np.float32)
+    ink = _sign_text((card_h, card_w), rng) * rng.uniform(0.8, 1.0)
+    if rng.random() < 0.33:
+        frame = np.zeros((card_h, card_w), np.uint8)
+        inset = int(rng.integers(1, max(2, min(card_h, card_w) // 8)))
+        cv2.rectangle(frame, (inset, inset), (card_w - 1 - inset, card_h - 1 - inset), 255, int(rng.integers(1, 3)))
+        ink = np.maximum(ink, frame.astype(np.float32) / 255.0)
+    # place the card's centre anywhere on the photo, turned about it
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    turn = cv2.getRotationMatrix2D((card_w / 2, card_h / 2), rng.uniform(-20, 20), 1.0)
+    turn[:, 2] += (cx - card_w / 2, cy - card_h / 2)
+    placed_card, placed_ink = (
+        cv2.warpAffine(layer, turn, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0) for layer in (card, ink)
+    )
+    out += (card_tone - out) * placed_card[..., None] * rng.uniform(0.85, 1.0)
+    out += (ink_tone - out) * placed_ink[..., None]
     return np.clip(out, 0.0, 1.0)
 
 

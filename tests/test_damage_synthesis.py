@@ -1,4 +1,5 @@
-"""The training damage generator: thin real structures, lace and halftone dots (negatives for the learned detector), scuffs and dust fields."""
+"""The training damage generator: thin real structures, lace, halftone dots and signs (negatives for the learned
+detector), scuffs and dust fields."""
 
 from dataclasses import replace
 
@@ -51,6 +52,26 @@ def test_halftone_is_a_fine_screen_of_dots_that_keeps_the_tone(monkeypatch):
         assert np.abs(tone - photo_tone)[10:-10, 10:-10].mean() < 0.08, seed  # seen from afar, the same photo
         dots = screened.mean(axis=2) - tone
         assert dots[:, 60:130].std() > 0.04, seed  # close up, a pattern of dots over the mid-tones
+
+
+def test_a_sign_is_a_card_with_thin_writing_in_the_opposite_tone(monkeypatch):
+    synthesis = benchmark_script("damage_synthesis", monkeypatch)
+    photo = np.full((192, 192, 3), 0.5, np.float32)
+    for seed in range(12):
+        signed = synthesis.paint_signs(photo, rng=np.random.default_rng(seed))
+        np.testing.assert_array_equal(signed, synthesis.paint_signs(photo, rng=np.random.default_rng(seed)))
+        assert signed.shape == photo.shape and signed.dtype == np.float32
+        assert signed.min() >= 0.0 and signed.max() <= 1.0
+        grey = signed.mean(axis=2)
+        card = np.abs(cv2.medianBlur((grey * 255).astype(np.uint8), 7) / 255.0 - 0.5) > 0.1  # the card, writing smoothed away
+        assert 0.0 < card.mean() < 0.95, seed  # a card on the photo, not all of it
+        writing = card & (np.abs(grey - cv2.medianBlur((grey * 255).astype(np.uint8), 7) / 255.0) > 0.15)
+        card_tone = np.median(grey[card])
+        assert writing.any(), seed
+        # thin strokes in the tone opposite to the card's
+        opposite = np.sign(grey[writing] - card_tone) == -np.sign(card_tone - 0.5)
+        assert opposite.mean() > 0.9, seed
+        assert writing.sum() < 0.5 * card.sum(), seed
 
 
 def test_structures_are_never_damage_and_scored_cases_do_not_change(monkeypatch):

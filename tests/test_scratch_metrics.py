@@ -1,5 +1,5 @@
 """The scratch detection benchmark's F1 variants, the stage benchmark's scores and the training
-script's bank: texture crops, hard negatives, lace and net (mesh) crops, halftone crops, cache, damage mix."""
+script's bank: texture crops, hard negatives, lace and net (mesh) crops, halftone and sign crops, cache, damage mix."""
 
 import math
 
@@ -108,11 +108,22 @@ def _position_print(side: int, blue: float) -> np.ndarray:
     return np.stack([yy, xx, np.full_like(yy, blue)], axis=-1)
 
 
+def _no_damage(monkeypatch, training) -> list[bool]:
+    """Make the training script's bank draw no damage and no aging (each crop as it was cut and
+    painted); returns the list that collects, crop by crop, whether the bank asked to age it."""
+    aged = []
+
+    def undamaged(crop, rng, mix, age, structures_p):
+        aged.append(age)
+        return crop, np.zeros(crop.shape[:2], bool)
+
+    monkeypatch.setattr(training, "synthesize", undamaged)
+    return aged
+
+
 def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch):
     training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
-    monkeypatch.setattr(  # no damage: the crop shows where it was cut
-        training, "synthesize", lambda crop, rng, mix, structures_p: (crop, np.zeros(crop.shape[:2], bool))
-    )
+    _no_damage(monkeypatch, training)  # the crop shows where it was cut
     side = 3 * training.BANK_CROP
     prints = [_position_print(side, 0.0), _position_print(side, 1.0)]
     spots = [[], [(0.5, 0.5), (0.1, 0.9)]]  # the first print has no false alarm: never drawn for a hard crop
@@ -130,19 +141,19 @@ def test_hard_crops_are_centred_on_the_false_alarms_they_were_given(monkeypatch)
     np.testing.assert_array_equal(plain[0], off[0])  # off: the same bank as before, draw for draw
 
 
-@pytest.mark.parametrize("option", ["mesh", "halftone"])
-def test_mesh_and_halftone_crops_carry_a_pattern_that_is_never_damage(monkeypatch, option):
+@pytest.mark.parametrize("option", ["mesh", "halftone", "signs"])
+def test_mesh_halftone_and_sign_crops_carry_a_pattern_that_is_never_damage(monkeypatch, option):
     training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
-    monkeypatch.setattr(  # no damage: the crop shows what was painted before damage
-        training, "synthesize", lambda crop, rng, mix, structures_p: (crop, np.zeros(crop.shape[:2], bool))
-    )
+    aged = _no_damage(monkeypatch, training)  # the crop shows what was painted before damage
     prints = [np.full((2 * training.BANK_CROP, 2 * training.BANK_CROP, 3), 0.6, np.float32)]
     plain = training.draw_bank(prints, 6, seed=2)
     np.testing.assert_array_equal(plain[0], training.draw_bank(prints, 6, seed=2, shares=training.CropShares(**{option: 0.0}))[0])  # off: as before
+    aged.clear()
     patterned, truth = training.draw_bank(prints, 6, seed=2, shares=training.CropShares(**{option: 1.0}))
     assert not truth.any()
+    assert aged == [option != "signs"] * 6  # a sign crop stays as sharp as its writing
     changed = np.abs(patterned.astype(int) - plain[0].astype(int)).max(axis=3) > 4
-    assert all(changed[k].any() for k in range(6))  # every crop carries cloth or dots
+    assert all(changed[k].any() for k in range(6))  # every crop carries cloth, dots or a sign
 
 
 def test_false_alarm_spots_are_the_centres_of_thin_marks_big_enough(monkeypatch):

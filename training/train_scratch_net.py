@@ -15,7 +15,9 @@ Data (nothing is downloaded):
   alarms of the ``--init`` weights on the undamaged prints, and ``--mesh P`` paints a patch of
   lace, net or knitwear, never damage, into a share P of the crops
   (``damage_synthesis.paint_mesh``; experiments: README), ``--halftone P`` reprints a share P
-  of the crops through a halftone screen (``damage_synthesis.paint_halftone``); ``--mix
+  of the crops through a halftone screen (``damage_synthesis.paint_halftone``), ``--signs P``
+  paints a sign or label of printed or handwritten writing, never damage, into a share P of the
+  crops (``damage_synthesis.paint_signs``); ``--mix
   cracks=4,spots=6`` changes counts or probabilities of ``TRAIN_MIX`` (the fields of
   ``damage_synthesis.DamageMix``);
 * thin real structures painted into half of the crops before aging (wires, railings, window
@@ -66,7 +68,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from damage_synthesis import DEFAULT_MIX, DUST_ONLY, DamageMix, paint_halftone, paint_mesh, synthesize  # noqa: E402
+from damage_synthesis import (  # noqa: E402
+    DEFAULT_MIX, DUST_ONLY, DamageMix, paint_halftone, paint_mesh, paint_signs, synthesize,
+)
 from degrade import _downsize  # noqa: E402
 from real_damage_labels import DEVELOPMENT_RECIPES, SCRATCHED, LabelledCrop, labelled_crops  # noqa: E402
 from scratch_detection import marked_beside  # noqa: E402
@@ -190,6 +194,9 @@ class CropShares(NamedTuple):
     """with a patch of lace, net or knitwear painted in before damage, never marked (``--mesh``)."""
     halftone: float = 0.0
     """reprinted through a halftone screen before damage, never marked (``--halftone``)."""
+    signs: float = 0.0
+    """with a sign or label of printed or handwritten writing painted in before damage, never
+    marked, and not aged (``--signs``): writing as crisp as damage."""
 
 
 def draw_bank(
@@ -207,11 +214,15 @@ def draw_bank(
         hard = bool(searched) and _drawn(rng, shares.hard)
         index = searched[int(rng.integers(len(searched)))] if hard else int(rng.integers(len(prints)))
         crop = _bank_crop(prints[index], spots[index] if hard else None, shares.texture, rng)
+        signed = _drawn(rng, shares.signs)
+        if signed:
+            crop = paint_signs(crop, rng=rng)
         if _drawn(rng, shares.mesh):
             crop = paint_mesh(crop, rng=rng)
         if _drawn(rng, shares.halftone):
             crop = paint_halftone(crop, rng=rng)
-        damaged, truth = synthesize(crop, rng=rng, mix=mix, structures_p=STRUCTURES_P)
+        # a sign crop is left as sharp as the print is: crisp writing, as crisp as the damage painted on it
+        damaged, truth = synthesize(crop, rng=rng, mix=mix, age=not signed, structures_p=STRUCTURES_P)
         images[k] = (damaged * 255 + 0.5).astype(np.uint8)
         masks[k] = truth
     return images, masks
@@ -420,6 +431,11 @@ def main(argv: list[str] | None = None) -> int:
         help="share of bank crops reprinted through a halftone screen (never damage), in [0, 1] (default 0)",
     )
     parser.add_argument(
+        "--signs", type=float, default=0.0, metavar="P",
+        help="share of bank crops with a sign of printed or handwritten writing painted in (never damage), in [0, 1] "
+             "(default 0)",
+    )
+    parser.add_argument(
         "--mix", type=str, default="", metavar="KIND=N,...",
         help="change the damage of the bank: counts per 512 px or probabilities of damage_synthesis.DamageMix, "
              "e.g. cracks=4,crease_p=0.4,spots=6 (default: TRAIN_MIX as it is)",
@@ -457,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--draws must be at least 1, got {args.draws}")
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
         parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
-    for name in ("scuffs", "texture", "hard", "mesh", "halftone"):
+    for name in ("scuffs", "texture", "hard", "mesh", "halftone", "signs"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
     if args.hard and args.init is None:
@@ -478,11 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     names = training_prints(args.corpus)
     prints = list(load_prints(args.corpus, names, max_side=None).values())
     print(f"{len(names)} training prints: {', '.join(names)}", flush=True)
-    shares = CropShares(texture=args.texture, hard=args.hard, mesh=args.mesh, halftone=args.halftone)
+    shares = CropShares(texture=args.texture, hard=args.hard, mesh=args.mesh, halftone=args.halftone, signs=args.signs)
     drawing = {  # what draws the bank: in the bank's recipe and in the weights'
         "seed": args.seed, "bank": args.bank, "bank_crop": BANK_CROP, "min_scale": MIN_SCALE, "clean_p": mix.clean_p,
         "scuffs_p": mix.scuffs_p, "texture_p": shares.texture, "hard_p": shares.hard, "mesh_p": shares.mesh,
-        **({"halftone_p": shares.halftone} if shares.halftone else {}),  # without it the bank, and so its recipe, is as before
+        # without these the bank, and so its recipe, is as before they existed
+        **({"halftone_p": shares.halftone} if shares.halftone else {}), **({"signs_p": shares.signs} if shares.signs else {}),
         "structures_p": STRUCTURES_P, **({"mix": overrides} if overrides else {}),
     }
     bank_recipe = {**drawing, "prints": names, **({"hard_from": init["init_sha256"]} if args.hard else {})}
