@@ -63,9 +63,10 @@ def test_a_sign_is_a_card_with_thin_writing_in_the_opposite_tone(monkeypatch):
         assert signed.shape == photo.shape and signed.dtype == np.float32
         assert signed.min() >= 0.0 and signed.max() <= 1.0
         grey = signed.mean(axis=2)
-        card = np.abs(cv2.medianBlur((grey * 255).astype(np.uint8), 7) / 255.0 - 0.5) > 0.1  # the card, writing smoothed away
+        smoothed = cv2.medianBlur((grey * 255).astype(np.uint8), 7) / 255.0  # the writing smoothed away
+        card = np.abs(smoothed - 0.5) > 0.1
         assert 0.0 < card.mean() < 0.95, seed  # a card on the photo, not all of it
-        writing = card & (np.abs(grey - cv2.medianBlur((grey * 255).astype(np.uint8), 7) / 255.0) > 0.15)
+        writing = card & (np.abs(grey - smoothed) > 0.15)
         card_tone = np.median(grey[card])
         assert writing.any(), seed
         # thin strokes in the tone opposite to the card's

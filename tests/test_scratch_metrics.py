@@ -233,3 +233,14 @@ def test_dust_rows_count_marks_away_from_the_dust_only(monkeypatch):
     rows = detection.beside_dust([(image, truth)], {"exact": lambda _: truth.copy(), "wide": lambda _: truth | beside})
     assert rows["exact"] == (1.0, 0.0, 0.0)
     assert rows["wide"][0] == 1.0 and rows["wide"][1] == pytest.approx(100 * 4 / 1600)
+
+
+def test_every_share_option_refuses_a_share_outside_0_to_1(monkeypatch, capsys):
+    training = benchmark_script("train_scratch_net", monkeypatch, TRAINING)
+    assert {"scuffs", "texture", "hard", "mesh", "halftone", "signs"} <= set(training.SHARE_OPTIONS)
+    for name in training.SHARE_OPTIONS:
+        for bad in ("1.5", "-0.1"):
+            with pytest.raises(SystemExit) as stopped:
+                training.main([f"--{name}", bad])
+            assert stopped.value.code == 2
+            assert f"--{name} must be in [0, 1], got {float(bad)}" in capsys.readouterr().err

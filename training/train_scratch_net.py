@@ -17,9 +17,8 @@ Data (nothing is downloaded):
   (``damage_synthesis.paint_mesh``; experiments: README), ``--halftone P`` reprints a share P
   of the crops through a halftone screen (``damage_synthesis.paint_halftone``), ``--signs P``
   paints a sign or label of printed or handwritten writing, never damage, into a share P of the
-  crops (``damage_synthesis.paint_signs``); ``--mix
-  cracks=4,spots=6`` changes counts or probabilities of ``TRAIN_MIX`` (the fields of
-  ``damage_synthesis.DamageMix``);
+  crops (``damage_synthesis.paint_signs``); ``--mix cracks=4,spots=6`` changes counts or
+  probabilities of ``TRAIN_MIX`` (the fields of ``damage_synthesis.DamageMix``);
 * thin real structures painted into half of the crops before aging (wires, railings, window
   bars, bare twigs, lettering: ``damage_synthesis.paint_structures``), never marked as damage,
   so the network learns that a line under the grain belongs to the scene;
@@ -114,6 +113,16 @@ CALIBRATION_LEVELS = tuple(
     for confirm in (math.inf, 0.1, 0.2, 0.3)
     if extent <= seed
 )
+# the options that draw a share of the bank's crops in a special way, and which crops (their --help)
+SHARE_OPTIONS = {
+    "scuffs": "with a scuffed patch",
+    "texture": "placed on the most textured of several positions",
+    "hard": "centred on a false alarm of the --init weights on an undamaged training print (three quarters of "
+            "them: --calibrate measures the rest)",
+    "mesh": "with a patch of lace, net or knitwear painted in (never damage)",
+    "halftone": "reprinted through a halftone screen (never damage)",
+    "signs": "with a sign of printed or handwritten writing painted in, left unaged (never damage)",
+}
 FALSE_ALARM_THRESHOLD = 0.5  # probability at which a mark on an undamaged print is a false alarm (--hard)
 FALSE_ALARM_MIN_AREA = 16  # px at CALIBRATION_SIDE: smaller false alarms are not searched for (--hard)
 
@@ -409,32 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         "--crop", type=int, default=TRAIN_CROP,
         help=f"side of the sub-crops, px: a multiple of 16 up to {BANK_CROP} (default {TRAIN_CROP})",
     )
-    parser.add_argument(
-        "--scuffs", type=float, default=0.0, metavar="P",
-        help="share of bank crops with a scuffed patch, in [0, 1] (default 0, as the shipped weights)",
-    )
-    parser.add_argument(
-        "--texture", type=float, default=0.0, metavar="P",
-        help="share of bank crops placed on the most textured of several positions, in [0, 1] (default 0)",
-    )
-    parser.add_argument(
-        "--hard", type=float, default=0.0, metavar="P",
-        help="share of bank crops centred on a false alarm of the --init weights on an undamaged "
-             "training print (three quarters of them: --calibrate measures the rest), in [0, 1] (default 0)",
-    )
-    parser.add_argument(
-        "--mesh", type=float, default=0.0, metavar="P",
-        help="share of bank crops with a patch of lace, net or knitwear painted in (never damage), in [0, 1] (default 0)",
-    )
-    parser.add_argument(
-        "--halftone", type=float, default=0.0, metavar="P",
-        help="share of bank crops reprinted through a halftone screen (never damage), in [0, 1] (default 0)",
-    )
-    parser.add_argument(
-        "--signs", type=float, default=0.0, metavar="P",
-        help="share of bank crops with a sign of printed or handwritten writing painted in (never damage), in [0, 1] "
-             "(default 0)",
-    )
+    for name, which in SHARE_OPTIONS.items():
+        parser.add_argument(
+            f"--{name}", type=float, default=0.0, metavar="P", help=f"share of bank crops {which}, in [0, 1] (default 0)"
+        )
     parser.add_argument(
         "--mix", type=str, default="", metavar="KIND=N,...",
         help="change the damage of the bank: counts per 512 px or probabilities of damage_synthesis.DamageMix, "
@@ -473,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--draws must be at least 1, got {args.draws}")
     if args.crop % 16 or not 16 <= args.crop <= BANK_CROP:
         parser.error(f"--crop must be a multiple of 16 from 16 to {BANK_CROP}, got {args.crop}")
-    for name in ("scuffs", "texture", "hard", "mesh", "halftone", "signs"):
+    for name in SHARE_OPTIONS:
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name} must be in [0, 1], got {getattr(args, name)}")
     if args.hard and args.init is None:
